@@ -1,0 +1,92 @@
+// hone/session.h: load an ONNX model and run it.
+//
+//   #include <hone/hone.h>
+//   auto created = hone::Session::FromFile("resnet18.onnx");
+//   if (!created.ok()) { /* created.status().ToString() says why */ }
+//   std::unique_ptr<hone::Session> session = std::move(created).value();
+//   hone::Tensor x = hone::Tensor::Empty(hone::DataType::kFloat32, {1, 3, 224, 224});
+//   auto out = session->Run({{session->inputs()[0].name, x}});
+//   if (out.ok()) { const hone::Tensor& y = (*out)[0].tensor; }
+//
+// A Session is immutable after creation; Run() is const and may be called from several threads
+// at once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "hone/status.h"
+#include "hone/tensor.h"
+
+namespace hone {
+
+// One dimension of a declared shape: a number, a symbol ("batch"), or unknown.
+struct Dim {
+  int64_t value = -1;  // >= 0 when known
+  std::string symbol;  // set when the model names the dimension
+  bool known() const { return value >= 0; }
+};
+
+struct ValueInfo {
+  std::string name;
+  DataType dtype = DataType::kUndefined;
+  bool has_shape = false;  // false: rank unknown
+  std::vector<Dim> shape;
+};
+
+// "[batch,3,224,224]"; "?" for an unknown dim, "*" for an unknown rank.
+std::string DimsToString(const ValueInfo& info);
+
+struct SessionOptions {
+  int threads = 0;               // intra-op threads; 0 = one per core
+  bool use_fast_kernels = true;  // false: reference kernels only
+  bool verbose = false;          // log kernel choices and why others declined
+};
+
+struct ModelInfo {
+  int64_t ir_version = 0;
+  std::map<std::string, int64_t> opsets;  // domain ("" = ai.onnx) -> version
+  std::string producer;
+  std::map<std::string, int64_t> op_histogram;  // "domain::op" or "op" -> count, subgraphs included
+  int64_t parameter_count = 0;                  // elements in initializers
+  int64_t parameter_bytes = 0;
+  int64_t node_count = 0;
+};
+
+struct NamedTensor {
+  std::string name;
+  Tensor tensor;
+};
+
+class SessionImpl;
+
+class Session {
+ public:
+  // `path`'s folder anchors external data.
+  static StatusOr<std::unique_ptr<Session>> FromFile(const std::string& path,
+                                                     const SessionOptions& options = {});
+  // `base_dir` anchors external data; empty refuses models that have any.
+  static StatusOr<std::unique_ptr<Session>> FromBytes(std::span<const uint8_t> bytes,
+                                                      const SessionOptions& options = {},
+                                                      const std::string& base_dir = "");
+  ~Session();
+
+  const std::vector<ValueInfo>& inputs() const;
+  const std::vector<ValueInfo>& outputs() const;
+  const ModelInfo& info() const;
+
+  // Feeds `inputs` by name (every graph input without an initializer is required) and returns
+  // the requested outputs, all graph outputs when `output_names` is empty, in that order.
+  StatusOr<std::vector<NamedTensor>> Run(const std::vector<NamedTensor>& inputs,
+                                         const std::vector<std::string>& output_names = {}) const;
+
+ private:
+  explicit Session(std::unique_ptr<SessionImpl> impl);
+  std::unique_ptr<SessionImpl> impl_;
+};
+
+}  // namespace hone

@@ -1,0 +1,27 @@
+// ONNX TensorProto / SparseTensorProto -> hone::Tensor.
+#pragma once
+
+#include <string>
+
+#include "hone/status.h"
+#include "hone/tensor.h"
+
+namespace onnx {
+class TensorProto;
+class SparseTensorProto;
+}  // namespace onnx
+
+namespace hone {
+
+// `base_dir` anchors external data; empty refuses external data. `what` names the tensor in errors.
+StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir,
+                                 const std::string& what);
+StatusOr<Tensor> TensorFromSparseProto(const onnx::SparseTensorProto& proto,
+                                       const std::string& base_dir, const std::string& what);
+
+// Reads `length` bytes at `offset` from `location`, which must stay inside `base_dir`
+// (no absolute path, no "..", no symlink leading out). length < 0 reads to the end.
+StatusOr<std::string> ReadExternalData(const std::string& base_dir, const std::string& location,
+                                       int64_t offset, int64_t length, const std::string& what);
+
+}  // namespace hone

@@ -1,0 +1,50 @@
+#include "kernels/kernel.h"
+
+#include "runtime/plan.h"
+
+namespace hone {
+
+int64_t InitContext::attr_int(const std::string& k, int64_t dflt) const {
+  const Attribute* a = node_.attr(k);
+  return a ? a->i : dflt;
+}
+float InitContext::attr_float(const std::string& k, float dflt) const {
+  const Attribute* a = node_.attr(k);
+  return a ? a->f : dflt;
+}
+std::string InitContext::attr_string(const std::string& k, const std::string& dflt) const {
+  const Attribute* a = node_.attr(k);
+  return a ? a->s : dflt;
+}
+std::vector<int64_t> InitContext::attr_ints(const std::string& k, std::vector<int64_t> dflt) const {
+  const Attribute* a = node_.attr(k);
+  return a ? a->ints : dflt;
+}
+std::vector<float> InitContext::attr_floats(const std::string& k, std::vector<float> dflt) const {
+  const Attribute* a = node_.attr(k);
+  return a ? a->floats : dflt;
+}
+std::vector<std::string> InitContext::attr_strings(const std::string& k) const {
+  const Attribute* a = node_.attr(k);
+  return a ? a->strings : std::vector<std::string>{};
+}
+const Tensor* InitContext::attr_tensor(const std::string& k) const {
+  const Attribute* a = node_.attr(k);
+  return a && a->t.defined() ? &a->t : nullptr;
+}
+const Graph* InitContext::attr_graph(const std::string& k) const {
+  const Attribute* a = node_.attr(k);
+  return a ? a->g.get() : nullptr;
+}
+
+Tensor& ComputeContext::Output(int i, DataType dtype, std::vector<int64_t> shape) {
+  outputs_[static_cast<size_t>(i)] = Tensor::Empty(dtype, std::move(shape));
+  return outputs_[static_cast<size_t>(i)];
+}
+
+StatusOr<std::vector<Tensor>> ComputeContext::RunSubgraph(const Plan& plan,
+                                                          const std::vector<Tensor>& inputs) const {
+  return RunPlan(plan, inputs, &frame_, pool_);
+}
+
+}  // namespace hone

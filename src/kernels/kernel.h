@@ -1,0 +1,120 @@
+// The kernel interface: what one implementation of one op sees.
+//
+// Phases (STYLE.md): Init runs once per node when a session is created (read attributes, prepack
+// constant weights, or Decline); Compute runs per Run and is const, so one kernel instance serves
+// concurrent runs. Compute allocates its outputs through the context (the executor owns memory).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/errors.h"
+#include "hone/status.h"
+#include "hone/tensor.h"
+#include "ir/graph.h"
+
+namespace hone {
+
+class ThreadPool;
+struct Plan;
+struct Frame;
+
+// Returned by Init when an implementation cannot serve a node; lookup moves on to the next one.
+inline Status Decline(std::string why) { return Status(StatusCode::kNotSupported, std::move(why)); }
+
+class InitContext {
+ public:
+  InitContext(const Node& node, int64_t opset, std::vector<const Tensor*> constant_inputs,
+              std::function<StatusOr<std::shared_ptr<const Plan>>(const Graph&)> compile)
+      : node_(node),
+        opset_(opset),
+        constants_(std::move(constant_inputs)),
+        compile_(std::move(compile)) {}
+
+  const Node& node() const { return node_; }
+  int64_t opset() const { return opset_; }
+  int num_inputs() const { return static_cast<int>(node_.inputs.size()); }
+  int num_outputs() const { return static_cast<int>(node_.outputs.size()); }
+  bool has_input(int i) const { return i < num_inputs() && !node_.inputs[i].empty(); }
+  // The value of input i when it is an initializer (constant for the session), else nullptr.
+  const Tensor* constant_input(int i) const {
+    return i < static_cast<int>(constants_.size()) ? constants_[i] : nullptr;
+  }
+  // Compiles a subgraph attribute; the plan may read values of the enclosing graphs.
+  StatusOr<std::shared_ptr<const Plan>> CompileSubgraph(const Graph& g) const {
+    return compile_(g);
+  }
+
+  bool has_attr(const std::string& k) const { return node_.attr(k) != nullptr; }
+  int64_t attr_int(const std::string& k, int64_t dflt) const;
+  float attr_float(const std::string& k, float dflt) const;
+  std::string attr_string(const std::string& k, const std::string& dflt) const;
+  std::vector<int64_t> attr_ints(const std::string& k, std::vector<int64_t> dflt = {}) const;
+  std::vector<float> attr_floats(const std::string& k, std::vector<float> dflt = {}) const;
+  std::vector<std::string> attr_strings(const std::string& k) const;
+  const Tensor* attr_tensor(const std::string& k) const;
+  const Graph* attr_graph(const std::string& k) const;
+
+  // An error naming this node: InvalidModel("node "x" (Conv): ...").
+  template <typename... Args>
+  Status Invalid(fmt::format_string<Args...> f, Args&&... args) const {
+    return Status(StatusCode::kInvalidModel,
+                  node_.Describe() + ": " + fmt::format(f, std::forward<Args>(args)...));
+  }
+
+ private:
+  const Node& node_;
+  int64_t opset_;
+  std::vector<const Tensor*> constants_;
+  std::function<StatusOr<std::shared_ptr<const Plan>>(const Graph&)> compile_;
+};
+
+class ComputeContext {
+ public:
+  ComputeContext(const Node& node, std::vector<const Tensor*> inputs, std::vector<Tensor>& outputs,
+                 ThreadPool& pool, const Frame& frame)
+      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), pool_(pool), frame_(frame) {}
+
+  const Node& node() const { return node_; }
+  int num_inputs() const { return static_cast<int>(inputs_.size()); }
+  // nullptr when the input is omitted.
+  const Tensor* input(int i) const {
+    return i < static_cast<int>(inputs_.size()) ? inputs_[i] : nullptr;
+  }
+  int num_outputs() const { return static_cast<int>(outputs_.size()); }
+  // Allocates output i (zeroed).
+  Tensor& Output(int i, DataType dtype, std::vector<int64_t> shape);
+  // Sets output i to an existing tensor (a view or a constant); no copy.
+  void SetOutput(int i, Tensor t) { outputs_[i] = std::move(t); }
+  ThreadPool& pool() const { return pool_; }
+
+  // Runs a compiled subgraph with this node's frame as the enclosing scope.
+  StatusOr<std::vector<Tensor>> RunSubgraph(const Plan& plan,
+                                            const std::vector<Tensor>& inputs) const;
+
+  // An error naming this node, for data-dependent failures found at compute time.
+  template <typename... Args>
+  Status Error(fmt::format_string<Args...> f, Args&&... args) const {
+    return Status(StatusCode::kInvalidArgument,
+                  node_.Describe() + ": " + fmt::format(f, std::forward<Args>(args)...));
+  }
+
+ private:
+  const Node& node_;
+  std::vector<const Tensor*> inputs_;
+  std::vector<Tensor>& outputs_;
+  ThreadPool& pool_;
+  const Frame& frame_;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual Status Init(const InitContext& ctx) { return Status::Ok(); }
+  virtual Status Compute(ComputeContext& ctx) const = 0;
+};
+
+}  // namespace hone

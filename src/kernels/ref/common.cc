@@ -1,0 +1,80 @@
+#include "kernels/ref/common.h"
+
+#include <cstring>
+
+namespace hone::ref {
+
+StatusOr<std::vector<int64_t>> BroadcastShapes(const Node& node, const std::vector<int64_t>& a,
+                                               const std::vector<int64_t>& b) {
+  size_t r = std::max(a.size(), b.size());
+  std::vector<int64_t> out(r);
+  for (size_t i = 0; i < r; ++i) {
+    int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (da != db && da != 1 && db != 1)
+      return InvalidArgument("{}: shapes {} and {} cannot be broadcast (dimension {}: {} vs {})",
+                             node.Describe(), ShapeToString(a), ShapeToString(b), i, da, db);
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::vector<int64_t> Strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i)
+    s[static_cast<size_t>(i)] = s[static_cast<size_t>(i) + 1] * shape[static_cast<size_t>(i) + 1];
+  return s;
+}
+
+std::vector<int64_t> BroadcastStrides(const std::vector<int64_t>& in,
+                                      const std::vector<int64_t>& out) {
+  std::vector<int64_t> s(out.size(), 0);
+  std::vector<int64_t> is = Strides(in);
+  size_t off = out.size() - in.size();
+  for (size_t i = 0; i < in.size(); ++i) s[i + off] = in[i] == 1 ? 0 : is[i];
+  return s;
+}
+
+StatusOr<std::vector<int64_t>> ToInt64Vector(const Node& node, const Tensor& t, const char* what) {
+  if (t.rank() > 1)
+    return InvalidArgument("{}: {} must be 1-D, got shape {}", node.Describe(), what,
+                           ShapeToString(t.shape()));
+  std::vector<int64_t> v(static_cast<size_t>(t.numel()));
+  if (t.dtype() == DataType::kInt64) {
+    for (size_t i = 0; i < v.size(); ++i) v[i] = t.data<int64_t>()[i];
+  } else if (t.dtype() == DataType::kInt32) {
+    for (size_t i = 0; i < v.size(); ++i) v[i] = t.data<int32_t>()[i];
+  } else {
+    return InvalidArgument("{}: {} must be int64 (or int32), got {}", node.Describe(), what,
+                           DataTypeName(t.dtype()));
+  }
+  return v;
+}
+
+StatusOr<double> ToScalar(const Node& node, const Tensor& t, const char* what) {
+  if (t.numel() != 1)
+    return InvalidArgument("{}: {} must have one element, got shape {}", node.Describe(), what,
+                           ShapeToString(t.shape()));
+  double v = 0;
+  Status s = VisitAll(node, t.dtype(), [&]<typename T>() {
+    v = static_cast<double>(static_cast<Acc<T>>(t.data<T>()[0]));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return v;
+}
+
+void CopyElements(const Tensor& src, int64_t src_offset, Tensor& dst, int64_t dst_offset,
+                  int64_t count) {
+  if (src.dtype() == DataType::kString) {
+    for (int64_t i = 0; i < count; ++i)
+      dst.data<std::string>()[dst_offset + i] = src.data<std::string>()[src_offset + i];
+    return;
+  }
+  size_t es = DataTypeSize(src.dtype());
+  std::memcpy(static_cast<char*>(dst.raw_data()) + dst_offset * es,
+              static_cast<const char*>(src.raw_data()) + src_offset * es,
+              static_cast<size_t>(count) * es);
+}
+
+}  // namespace hone::ref

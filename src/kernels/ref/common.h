@@ -1,0 +1,144 @@
+// Shared helpers for the reference kernels: dtype dispatch, broadcasting, axis handling.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "core/errors.h"
+#include "core/half.h"
+#include "kernels/kernel.h"
+
+namespace hone::ref {
+
+// The arithmetic type used for a storage type: float for the 16-bit floats.
+template <typename T>
+struct ComputeType {
+  using type = T;
+};
+template <>
+struct ComputeType<Half> {
+  using type = float;
+};
+template <>
+struct ComputeType<BFloat16> {
+  using type = float;
+};
+template <typename T>
+using Acc = typename ComputeType<T>::type;
+
+template <typename T>
+constexpr bool kIsFloat =
+    std::is_floating_point_v<T> || std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
+
+// Calls f.template operator()<T>() for the C++ type of `d`, or returns NotSupported.
+// Groups: Float = f32 f64 f16 bf16; Int = all integer types; Numeric = Float + Int;
+// All = Numeric + bool (+ string with VisitAllWithString).
+#define HONE_CASE_(code, T) \
+  case DataType::code:      \
+    return f.template operator()<T>();
+
+#define HONE_FLOAT_CASES_      \
+  HONE_CASE_(kFloat32, float)  \
+  HONE_CASE_(kFloat64, double) \
+  HONE_CASE_(kFloat16, Half)   \
+  HONE_CASE_(kBFloat16, BFloat16)
+
+#define HONE_INT_CASES_         \
+  HONE_CASE_(kInt8, int8_t)     \
+  HONE_CASE_(kInt16, int16_t)   \
+  HONE_CASE_(kInt32, int32_t)   \
+  HONE_CASE_(kInt64, int64_t)   \
+  HONE_CASE_(kUInt8, uint8_t)   \
+  HONE_CASE_(kUInt16, uint16_t) \
+  HONE_CASE_(kUInt32, uint32_t) \
+  HONE_CASE_(kUInt64, uint64_t)
+
+inline Status UnsupportedDtype(const Node& node, DataType d) {
+  return NotSupported("{}: data type {} is not supported", node.Describe(), DataTypeName(d));
+}
+
+template <typename F>
+Status VisitFloat(const Node& node, DataType d, F&& f) {
+  switch (d) {
+    HONE_FLOAT_CASES_
+    default:
+      return UnsupportedDtype(node, d);
+  }
+}
+template <typename F>
+Status VisitInt(const Node& node, DataType d, F&& f) {
+  switch (d) {
+    HONE_INT_CASES_
+    default:
+      return UnsupportedDtype(node, d);
+  }
+}
+template <typename F>
+Status VisitNumeric(const Node& node, DataType d, F&& f) {
+  switch (d) {
+    HONE_FLOAT_CASES_
+    HONE_INT_CASES_
+    default:
+      return UnsupportedDtype(node, d);
+  }
+}
+template <typename F>
+Status VisitAll(const Node& node, DataType d, F&& f) {
+  switch (d) {
+    HONE_FLOAT_CASES_
+    HONE_INT_CASES_
+    HONE_CASE_(kBool, bool)
+    default:
+      return UnsupportedDtype(node, d);
+  }
+}
+template <typename F>
+Status VisitAllWithString(const Node& node, DataType d, F&& f) {
+  switch (d) {
+    HONE_FLOAT_CASES_
+    HONE_INT_CASES_
+    HONE_CASE_(kBool, bool)
+    HONE_CASE_(kString, std::string)
+    default:
+      return UnsupportedDtype(node, d);
+  }
+}
+
+// Copies elements of any dtype by their byte size (used by data-movement ops).
+// Returns the element size in bytes; strings need the typed path.
+inline size_t ElemSize(DataType d) { return DataTypeSize(d); }
+
+// Normalises a possibly negative axis against `rank`; error names the node.
+inline StatusOr<int64_t> NormalizeAxis(const Node& node, int64_t axis, int64_t rank,
+                                       const char* what = "axis") {
+  if (axis < -rank || axis >= rank)
+    return InvalidArgument("{}: {} {} is out of range for rank {}", node.Describe(), what, axis,
+                           rank);
+  return axis < 0 ? axis + rank : axis;
+}
+
+// Numpy-style multidirectional broadcast of two shapes.
+StatusOr<std::vector<int64_t>> BroadcastShapes(const Node& node, const std::vector<int64_t>& a,
+                                               const std::vector<int64_t>& b);
+
+// Element strides of `in` broadcast to `out` (0 on broadcast dims); `in` right-aligned.
+std::vector<int64_t> BroadcastStrides(const std::vector<int64_t>& in,
+                                      const std::vector<int64_t>& out);
+
+// C-order strides of a shape.
+std::vector<int64_t> Strides(const std::vector<int64_t>& shape);
+
+// Reads an int64 vector from a 1-D (or scalar) tensor of int32/int64.
+StatusOr<std::vector<int64_t>> ToInt64Vector(const Node& node, const Tensor& t, const char* what);
+
+// Reads a scalar (or 1-element tensor) as double.
+StatusOr<double> ToScalar(const Node& node, const Tensor& t, const char* what);
+
+// Copies a whole tensor to another (same dtype and element count), strings included.
+void CopyElements(const Tensor& src, int64_t src_offset, Tensor& dst, int64_t dst_offset,
+                  int64_t count);
+
+}  // namespace hone::ref

@@ -1,0 +1,314 @@
+#include "runtime/plan.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/errors.h"
+
+namespace hone {
+
+StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const CompileOptions& options,
+                                                  const std::set<std::string>& outer) {
+  auto plan = std::make_shared<Plan>();
+  auto add_value = [&](const std::string& name) {
+    auto [it, inserted] = plan->index.emplace(name, static_cast<int>(plan->value_names.size()));
+    if (inserted) plan->value_names.push_back(name);
+    return it->second;
+  };
+  std::set<std::string> visible;  // names defined so far in this graph
+  for (const auto& in : graph.inputs) {
+    if (in.name.empty()) return InvalidModel("graph '{}': an input has no name", graph.name);
+    plan->inputs.push_back(add_value(in.name));
+    visible.insert(in.name);
+  }
+  for (const auto& [name, t] : graph.initializers) {
+    plan->constants.emplace_back(add_value(name), t);
+    visible.insert(name);
+  }
+
+  // Order nodes topologically (ONNX requires it; some exporters don't honour it).
+  const size_t n = graph.nodes.size();
+  std::vector<int> order;
+  order.reserve(n);
+  {
+    std::vector<bool> done(n, false);
+    std::set<std::string> avail = visible;
+    bool progress = true;
+    // Names a node reads through its subgraphs' outer scope also count as dependencies.
+    std::function<void(const Graph&, std::set<std::string>&)> collect_free =
+        [&](const Graph& g, std::set<std::string>& out) {
+          std::set<std::string> local;
+          for (const auto& i : g.inputs) local.insert(i.name);
+          for (const auto& [k, v] : g.initializers) local.insert(k);
+          for (const auto& nd : g.nodes) {
+            for (const auto& i : nd.inputs)
+              if (!i.empty() && !local.count(i)) out.insert(i);
+            for (const auto& [k, a] : nd.attributes) {
+              if (a.g) collect_free(*a.g, out);
+              for (const auto& sg : a.graphs) collect_free(*sg, out);
+            }
+            for (const auto& o : nd.outputs) local.insert(o);
+          }
+          for (const auto& o : g.outputs)
+            if (!local.count(o.name)) out.insert(o.name);
+        };
+    std::vector<std::set<std::string>> needs(n);
+    for (size_t i = 0; i < n; ++i) {
+      const Node& nd = graph.nodes[i];
+      for (const auto& in : nd.inputs)
+        if (!in.empty()) needs[i].insert(in);
+      for (const auto& [k, a] : nd.attributes) {
+        if (a.g) collect_free(*a.g, needs[i]);
+        for (const auto& sg : a.graphs) collect_free(*sg, needs[i]);
+      }
+    }
+    size_t next_unscheduled = 0;
+    while (order.size() < n && progress) {
+      progress = false;
+      for (size_t i = next_unscheduled; i < n; ++i) {
+        if (done[i]) continue;
+        bool ready = true;
+        for (const auto& need : needs[i])
+          if (!avail.count(need) && !outer.count(need)) {
+            // Produced later in this graph? Then wait; otherwise it is missing altogether.
+            ready = false;
+            break;
+          }
+        if (!ready) continue;
+        done[i] = true;
+        order.push_back(static_cast<int>(i));
+        for (const auto& o : graph.nodes[i].outputs)
+          if (!o.empty()) avail.insert(o);
+        progress = true;
+      }
+      while (next_unscheduled < n && done[next_unscheduled]) ++next_unscheduled;
+    }
+    if (order.size() < n) {
+      // Name the first stuck node and the value it waits for.
+      std::set<std::string> produced;
+      for (const auto& nd : graph.nodes)
+        for (const auto& o : nd.outputs) produced.insert(o);
+      for (size_t i = 0; i < n; ++i) {
+        if (done[i]) continue;
+        for (const auto& need : needs[i]) {
+          if (avail.count(need) || outer.count(need)) continue;
+          if (!produced.count(need))
+            return InvalidModel(
+                "{}: input '{}' is not a graph input, an initializer or the output "
+                "of any node",
+                graph.nodes[i].Describe(), need);
+          return InvalidModel("{}: input '{}' is part of a cycle", graph.nodes[i].Describe(), need);
+        }
+      }
+      return InvalidModel("graph '{}' cannot be ordered", graph.name);
+    }
+  }
+
+  const auto& registry = KernelRegistry::Global();
+  std::set<std::string> scope_for_subgraphs = outer;
+  for (const auto& v : visible) scope_for_subgraphs.insert(v);
+  for (const auto& nd : graph.nodes)
+    for (const auto& o : nd.outputs)
+      if (!o.empty()) scope_for_subgraphs.insert(o);
+
+  for (int idx : order) {
+    const Node& node = graph.nodes[static_cast<size_t>(idx)];
+    PlanNode pn;
+    pn.node = &node;
+    std::vector<const Tensor*> constants;
+    for (const auto& in : node.inputs) {
+      if (in.empty()) {
+        pn.inputs.push_back(-1);
+        constants.push_back(nullptr);
+        continue;
+      }
+      if (!plan->index.count(in) && outer.count(in)) {
+        int v = add_value(in);
+        plan->captures.emplace_back(v, in);
+      }
+      pn.inputs.push_back(plan->index.at(in));
+      auto it = graph.initializers.find(in);
+      bool overridable = false;
+      for (const auto& gi : graph.inputs) overridable |= gi.name == in;
+      constants.push_back(it != graph.initializers.end() && !overridable ? &it->second : nullptr);
+    }
+    for (const auto& out : node.outputs) {
+      if (out.empty()) {
+        pn.outputs.push_back(-1);
+        continue;
+      }
+      if (plan->index.count(out) && visible.count(out))
+        return InvalidModel("{}: output '{}' is already defined in the graph", node.Describe(),
+                            out);
+      visible.insert(out);
+      pn.outputs.push_back(add_value(out));
+    }
+    // Values of enclosing graphs read inside this node's subgraphs must be captured here too.
+    std::function<void(const Graph&)> capture_free = [&](const Graph& g) {
+      std::set<std::string> local;
+      for (const auto& i : g.inputs) local.insert(i.name);
+      for (const auto& [k, v] : g.initializers) local.insert(k);
+      for (const auto& nd : g.nodes) {
+        for (const auto& i : nd.inputs) {
+          if (i.empty() || local.count(i)) continue;
+          if (!plan->index.count(i) && outer.count(i)) plan->captures.emplace_back(add_value(i), i);
+          auto it = plan->index.find(i);
+          if (it != plan->index.end()) pn.implicit_inputs.push_back(it->second);
+        }
+        for (const auto& [k, a] : nd.attributes) {
+          if (a.g) capture_free(*a.g);
+          for (const auto& sg : a.graphs) capture_free(*sg);
+        }
+        for (const auto& o : nd.outputs) local.insert(o);
+      }
+      for (const auto& o : g.outputs) {
+        if (local.count(o.name)) continue;
+        if (!plan->index.count(o.name) && outer.count(o.name))
+          plan->captures.emplace_back(add_value(o.name), o.name);
+        auto it = plan->index.find(o.name);
+        if (it != plan->index.end()) pn.implicit_inputs.push_back(it->second);
+      }
+    };
+    for (const auto& [k, a] : node.attributes) {
+      if (a.g) capture_free(*a.g);
+      for (const auto& sg : a.graphs) capture_free(*sg);
+    }
+
+    const int64_t opset = [&]() -> int64_t {
+      auto it = options.opsets->find(node.domain);
+      return it == options.opsets->end() ? -1 : it->second;
+    }();
+    if (opset < 0)
+      return InvalidModel("{}: the model does not import domain '{}'", node.Describe(),
+                          node.domain);
+    auto candidates = registry.Lookup(node.domain, node.op_type, opset, options.fast_kernels);
+    if (candidates.empty()) {
+      if (registry.Knows(node.domain, node.op_type))
+        return NotSupported("{}: hone has no kernel for {} at opset {}", node.Describe(),
+                            node.op_type, opset);
+      return NotSupported("{}: unknown operator '{}'{}", node.Describe(), node.op_type,
+                          node.domain.empty() ? "" : " in domain '" + node.domain + "'");
+    }
+    auto compile = [&options, &scope_for_subgraphs](const Graph& g) {
+      return CompilePlan(g, options, scope_for_subgraphs);
+    };
+    InitContext ictx(node, opset, constants, compile);
+    std::string declined;
+    for (const KernelDef* def : candidates) {
+      auto kernel = def->create();
+      Status s = kernel->Init(ictx);
+      if (s.ok()) {
+        pn.def = def;
+        pn.kernel = std::move(kernel);
+        if (options.verbose)
+          spdlog::info("{}: {} chosen{}", node.Describe(), def->name,
+                       declined.empty() ? "" : " (declined: " + declined + ")");
+        break;
+      }
+      if (s.code() != StatusCode::kNotSupported) return s;
+      if (def->backend == Backend::kReference)
+        return s.message().rfind("node \"", 0) == 0 ? s : s.WithContext(node.Describe());
+      declined += std::string(def->name) + ": " + s.message() + "; ";
+    }
+    if (!pn.kernel) return Internal("{}: no implementation accepted", node.Describe());
+    plan->nodes.push_back(std::move(pn));
+  }
+
+  for (const auto& out : graph.outputs) {
+    auto it = plan->index.find(out.name);
+    if (it == plan->index.end()) {
+      if (!outer.count(out.name))
+        return InvalidModel("graph output '{}' is not produced by any node, input or initializer",
+                            out.name);
+      int v = add_value(out.name);
+      plan->captures.emplace_back(v, out.name);
+      plan->outputs.push_back(v);
+    } else {
+      plan->outputs.push_back(it->second);
+    }
+  }
+
+  // Release each intermediate value after its last reader; graph outputs are never released.
+  std::vector<int> last_use(plan->value_names.size(), -1);
+  for (size_t i = 0; i < plan->nodes.size(); ++i)
+    for (const auto* list : {&plan->nodes[i].inputs, &plan->nodes[i].implicit_inputs})
+      for (int v : *list)
+        if (v >= 0) last_use[static_cast<size_t>(v)] = static_cast<int>(i);
+  for (int v : plan->outputs) last_use[static_cast<size_t>(v)] = -1;
+  for (size_t v = 0; v < last_use.size(); ++v)
+    if (last_use[v] >= 0)
+      plan->nodes[static_cast<size_t>(last_use[v])].release.push_back(static_cast<int>(v));
+  return std::shared_ptr<const Plan>(std::move(plan));
+}
+
+Status Execute(Frame& frame) {
+  const Plan& plan = *frame.plan;
+  for (const PlanNode& pn : plan.nodes) {
+    std::vector<const Tensor*> inputs;
+    inputs.reserve(pn.inputs.size());
+    for (size_t i = 0; i < pn.inputs.size(); ++i) {
+      int v = pn.inputs[i];
+      if (v < 0) {
+        inputs.push_back(nullptr);
+        continue;
+      }
+      const Tensor& t = frame.values[static_cast<size_t>(v)];
+      if (!t.defined())
+        return Internal("{}: input '{}' has no value", pn.node->Describe(), plan.value_names[v]);
+      inputs.push_back(&t);
+    }
+    std::vector<Tensor> outputs(pn.outputs.size());
+    ComputeContext ctx(*pn.node, std::move(inputs), outputs, *frame.pool, frame);
+    Status s = pn.kernel->Compute(ctx);
+    if (!s.ok()) return s;
+    for (size_t i = 0; i < pn.outputs.size(); ++i) {
+      if (pn.outputs[i] < 0) continue;
+      if (!outputs[i].defined())
+        return Internal("{}: {} produced no value for output {}", pn.node->Describe(), pn.def->name,
+                        i);
+      frame.values[static_cast<size_t>(pn.outputs[i])] = std::move(outputs[i]);
+    }
+    for (int v : pn.release) frame.values[static_cast<size_t>(v)] = Tensor();
+  }
+  return Status::Ok();
+}
+
+namespace {
+const Tensor* LookupOuter(const Frame* f, const std::string& name) {
+  for (; f != nullptr; f = f->parent) {
+    auto it = f->plan->index.find(name);
+    if (it != f->plan->index.end() && f->values[static_cast<size_t>(it->second)].defined())
+      return &f->values[static_cast<size_t>(it->second)];
+  }
+  return nullptr;
+}
+}  // namespace
+
+StatusOr<std::vector<Tensor>> RunPlan(const Plan& plan, const std::vector<Tensor>& inputs,
+                                      const Frame* parent, ThreadPool& pool) {
+  Frame frame;
+  frame.plan = &plan;
+  frame.parent = parent;
+  frame.pool = &pool;
+  frame.values.resize(plan.value_names.size());
+  for (const auto& [v, t] : plan.constants) frame.values[static_cast<size_t>(v)] = t;
+  for (const auto& [v, name] : plan.captures) {
+    const Tensor* t = LookupOuter(parent, name);
+    if (t == nullptr) return Internal("value '{}' of an enclosing graph is not available", name);
+    frame.values[static_cast<size_t>(v)] = *t;
+  }
+  for (size_t i = 0; i < inputs.size() && i < plan.inputs.size(); ++i)
+    if (inputs[i].defined()) frame.values[static_cast<size_t>(plan.inputs[i])] = inputs[i];
+  HONE_RETURN_IF_ERROR(Execute(frame));
+  std::vector<Tensor> out;
+  out.reserve(plan.outputs.size());
+  for (int v : plan.outputs) {
+    const Tensor& t = frame.values[static_cast<size_t>(v)];
+    if (!t.defined())
+      return InvalidArgument("graph output '{}' was not computed (missing input?)",
+                             plan.value_names[static_cast<size_t>(v)]);
+    out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace hone

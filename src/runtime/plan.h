@@ -1,0 +1,66 @@
+// A compiled graph: nodes in execution order with their kernels, values numbered.
+// Built once per (sub)graph at session creation; immutable afterwards and shared by every run.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "hone/session.h"
+#include "ir/graph.h"
+#include "kernels/kernel.h"
+#include "kernels/registry.h"
+
+namespace hone {
+
+class ThreadPool;
+
+struct PlanNode {
+  const Node* node = nullptr;  // owned by the Model (or a subgraph attribute) that the Plan serves
+  const KernelDef* def = nullptr;
+  std::unique_ptr<Kernel> kernel;
+  std::vector<int> inputs;           // value index, -1 = omitted
+  std::vector<int> outputs;          // value index, -1 = unused
+  std::vector<int> implicit_inputs;  // values read by this node's subgraphs
+  std::vector<int> release;          // values whose last use is this node (freed after it runs)
+};
+
+struct Plan {
+  std::vector<std::string> value_names;
+  std::unordered_map<std::string, int> index;
+  std::vector<std::pair<int, Tensor>> constants;  // initializers (graph inputs may override them)
+  std::vector<int> inputs;                        // graph inputs, in order
+  std::vector<int> outputs;                       // graph outputs, in order
+  std::vector<std::pair<int, std::string>> captures;  // values read from an enclosing graph
+  std::vector<PlanNode> nodes;
+};
+
+struct CompileOptions {
+  const std::map<std::string, int64_t>* opsets = nullptr;
+  bool fast_kernels = true;
+  bool verbose = false;
+};
+
+// `outer` holds the names visible from enclosing graphs (empty for the main graph).
+StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const CompileOptions& options,
+                                                  const std::set<std::string>& outer);
+
+// Per-run state of one (sub)graph execution.
+struct Frame {
+  const Plan* plan = nullptr;
+  std::vector<Tensor> values;
+  const Frame* parent = nullptr;
+  ThreadPool* pool = nullptr;
+};
+
+// Runs every node of frame.plan; frame.values must hold the inputs (and constants) already.
+Status Execute(Frame& frame);
+
+// Binds constants, captures and `inputs` (in plan->inputs order; undefined = keep the
+// initializer) into a fresh frame, runs it and returns the graph outputs.
+StatusOr<std::vector<Tensor>> RunPlan(const Plan& plan, const std::vector<Tensor>& inputs,
+                                      const Frame* parent, ThreadPool& pool);
+
+}  // namespace hone

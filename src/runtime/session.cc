@@ -1,0 +1,174 @@
+// Session: import, compile, validate inputs, run.
+#include "hone/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <new>
+#include <sstream>
+
+#include "core/errors.h"
+#include "core/thread_pool.h"
+#include "ir/onnx_import.h"
+#include "runtime/plan.h"
+
+namespace hone {
+
+std::string DimsToString(const ValueInfo& info) {
+  if (!info.has_shape) return "*";
+  std::string s = "[";
+  for (size_t i = 0; i < info.shape.size(); ++i) {
+    if (i) s += ",";
+    const Dim& d = info.shape[i];
+    s += d.known() ? std::to_string(d.value) : (d.symbol.empty() ? "?" : d.symbol);
+  }
+  return s + "]";
+}
+
+class SessionImpl {
+ public:
+  Model model;
+  SessionOptions options;
+  std::shared_ptr<const Plan> plan;
+  std::vector<ValueInfo> inputs;  // graph inputs without initializers come first... all of them
+  std::vector<bool> input_required;
+  std::vector<ValueInfo> outputs;
+  ModelInfo info;
+  std::unique_ptr<ThreadPool> pool;
+};
+
+namespace {
+
+void CountOps(const Graph& g, ModelInfo& info) {
+  for (const auto& n : g.nodes) {
+    info.op_histogram[(n.domain.empty() ? "" : n.domain + "::") + n.op_type]++;
+    info.node_count++;
+    for (const auto& [k, a] : n.attributes) {
+      if (a.g) CountOps(*a.g, info);
+      for (const auto& sg : a.graphs) CountOps(*sg, info);
+    }
+  }
+}
+
+StatusOr<std::unique_ptr<SessionImpl>> Build(Model model, const SessionOptions& options) {
+  auto impl = std::make_unique<SessionImpl>();
+  impl->model = std::move(model);
+  impl->options = options;
+  const Graph& g = impl->model.graph;
+  CompileOptions copts;
+  copts.opsets = &impl->model.opsets;
+  copts.fast_kernels = options.use_fast_kernels;
+  copts.verbose = options.verbose;
+  HONE_ASSIGN_OR_RETURN(impl->plan, CompilePlan(g, copts, {}));
+  for (const auto& in : g.inputs) {
+    impl->inputs.push_back(in);
+    impl->input_required.push_back(!g.initializers.count(in.name));
+  }
+  impl->outputs = g.outputs;
+  ModelInfo& info = impl->info;
+  info.ir_version = impl->model.ir_version;
+  info.opsets = impl->model.opsets;
+  info.producer = impl->model.producer_name +
+                  (impl->model.producer_version.empty() ? "" : " " + impl->model.producer_version);
+  CountOps(g, info);
+  for (const auto& [name, t] : g.initializers) {
+    info.parameter_count += t.numel();
+    info.parameter_bytes += static_cast<int64_t>(t.nbytes());
+  }
+  impl->pool = std::make_unique<ThreadPool>(options.threads);
+  return impl;
+}
+
+}  // namespace
+
+Session::Session(std::unique_ptr<SessionImpl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+
+StatusOr<std::unique_ptr<Session>> Session::FromFile(const std::string& path,
+                                                     const SessionOptions& options) {
+  HONE_ASSIGN_OR_RETURN(Model m, ImportOnnxFile(path));
+  auto impl = Build(std::move(m), options);
+  if (!impl.ok()) return impl.status().WithContext(path);
+  return std::unique_ptr<Session>(new Session(std::move(impl).value()));
+}
+
+StatusOr<std::unique_ptr<Session>> Session::FromBytes(std::span<const uint8_t> bytes,
+                                                      const SessionOptions& options,
+                                                      const std::string& base_dir) {
+  ImportOptions iopts;
+  iopts.base_dir = base_dir;
+  HONE_ASSIGN_OR_RETURN(Model m, ImportOnnxModel(bytes, iopts));
+  HONE_ASSIGN_OR_RETURN(auto impl, Build(std::move(m), options));
+  return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+const std::vector<ValueInfo>& Session::inputs() const { return impl_->inputs; }
+const std::vector<ValueInfo>& Session::outputs() const { return impl_->outputs; }
+const ModelInfo& Session::info() const { return impl_->info; }
+
+namespace {
+
+Status CheckInput(const ValueInfo& decl, const Tensor& t) {
+  if (!t.defined()) return InvalidArgument("input '{}': tensor has no value", decl.name);
+  if (decl.dtype != DataType::kUndefined && t.dtype() != decl.dtype)
+    return InvalidArgument("input '{}': expected dtype {}, got {}", decl.name,
+                           DataTypeName(decl.dtype), DataTypeName(t.dtype()));
+  if (!decl.has_shape) return Status::Ok();
+  if (t.rank() != static_cast<int64_t>(decl.shape.size()))
+    return InvalidArgument("input '{}': expected shape {} (rank {}), got {} (rank {})", decl.name,
+                           DimsToString(decl), decl.shape.size(), ShapeToString(t.shape()),
+                           t.rank());
+  for (size_t i = 0; i < decl.shape.size(); ++i)
+    if (decl.shape[i].known() && decl.shape[i].value != t.shape()[i])
+      return InvalidArgument("input '{}': expected shape {}, got {} (dimension {} differs)",
+                             decl.name, DimsToString(decl), ShapeToString(t.shape()), i);
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::vector<NamedTensor>> Session::Run(
+    const std::vector<NamedTensor>& inputs, const std::vector<std::string>& output_names) const {
+  const SessionImpl& s = *impl_;
+  std::vector<Tensor> feed(s.inputs.size());
+  for (const auto& nt : inputs) {
+    size_t k = 0;
+    while (k < s.inputs.size() && s.inputs[k].name != nt.name) ++k;
+    if (k == s.inputs.size()) {
+      std::string names;
+      for (const auto& in : s.inputs) names += (names.empty() ? "" : ", ") + in.name;
+      return InvalidArgument("unknown input '{}'; the model's inputs are: {}", nt.name, names);
+    }
+    if (feed[k].defined()) return InvalidArgument("input '{}' is given twice", nt.name);
+    HONE_RETURN_IF_ERROR(CheckInput(s.inputs[k], nt.tensor));
+    feed[k] = nt.tensor;
+  }
+  for (size_t k = 0; k < s.inputs.size(); ++k)
+    if (s.input_required[k] && !feed[k].defined())
+      return InvalidArgument("missing input '{}' ({} {})", s.inputs[k].name,
+                             DataTypeName(s.inputs[k].dtype), DimsToString(s.inputs[k]));
+  std::vector<size_t> wanted;
+  if (output_names.empty()) {
+    for (size_t i = 0; i < s.outputs.size(); ++i) wanted.push_back(i);
+  } else {
+    for (const auto& name : output_names) {
+      size_t k = 0;
+      while (k < s.outputs.size() && s.outputs[k].name != name) ++k;
+      if (k == s.outputs.size()) return InvalidArgument("unknown output '{}'", name);
+      wanted.push_back(k);
+    }
+  }
+  StatusOr<std::vector<Tensor>> result = Status(StatusCode::kInternal, "not run");
+  try {
+    result = RunPlan(*s.plan, feed, nullptr, *s.pool);
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kOutOfMemory, "out of memory while running the model");
+  }
+  if (!result.ok()) return result.status();
+  std::vector<NamedTensor> out;
+  for (size_t k : wanted) out.push_back({s.outputs[k].name, (*result)[k]});
+  return out;
+}
+
+}  // namespace hone

@@ -1,0 +1,96 @@
+// hone bench MODEL: session creation time, latency percentiles, peak RSS.
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "cli.h"
+
+namespace hone::cli {
+namespace {
+double PeakRssMb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  size_t k = static_cast<size_t>(std::min<double>(v.size() - 1, std::ceil(p * v.size()) - 1));
+  return v[k];
+}
+}  // namespace
+
+Runner SetupBench(CLI::App& app) {
+  struct Opts {
+    std::string model;
+    std::vector<std::string> inputs;
+    int threads = 0, warmup = 5, runs = 20;
+    bool json = false;
+    uint64_t seed = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("model", o->model, "ONNX model file")->required();
+  app.add_option("--input,-i", o->inputs, "NAME=FILE.npy (inputs not given are random)");
+  app.add_option("--threads", o->threads, "intra-op threads (0 = one per core)")
+      ->capture_default_str();
+  app.add_option("--warmup", o->warmup, "untimed runs first")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--runs", o->runs, "timed runs")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--json", o->json, "print one JSON object");
+  app.add_flag(
+      "--random", [](int64_t) {},
+      "accepted for symmetry with `hone run`; bench always fills missing inputs randomly");
+  return [o]() -> int {
+    SessionOptions so;
+    so.threads = o->threads;
+    auto t0 = std::chrono::steady_clock::now();
+    auto s = Session::FromFile(o->model, so);
+    double create_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (!s.ok()) return Fail(s.status());
+    auto feed = LoadInputs(**s, o->inputs, true, o->seed);
+    if (!feed.ok()) return Fail(feed.status());
+    for (int i = 0; i < o->warmup; ++i) {
+      auto r = (*s)->Run(*feed);
+      if (!r.ok()) return Fail(r.status());
+    }
+    std::vector<double> ms;
+    for (int i = 0; i < o->runs; ++i) {
+      auto a = std::chrono::steady_clock::now();
+      auto r = (*s)->Run(*feed);
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+      if (!r.ok()) return Fail(r.status());
+    }
+    double median = Percentile(ms, 0.5), p90 = Percentile(ms, 0.9);
+    double mn = *std::min_element(ms.begin(), ms.end());
+    int threads = o->threads;
+    if (o->json) {
+      std::string model = o->model;
+      std::string esc;
+      for (char c : model) {
+        if (c == '"' || c == '\\') esc += '\\';
+        esc += c;
+      }
+      fmt::print(
+          "{{\"model\": \"{}\", \"threads\": {}, \"create_ms\": {:.3f}, \"median_ms\": {:.4f}, "
+          "\"p90_ms\": {:.4f}, \"min_ms\": {:.4f}, \"runs\": {}, \"peak_rss_mb\": {:.1f}}}\n",
+          esc, threads, create_ms, median, p90, mn, o->runs, PeakRssMb());
+    } else {
+      fmt::print(
+          "model        {}\nthreads      {}\ncreate       {:.2f} ms\nruns         {} (after {} "
+          "warm-up)\n"
+          "median       {:.3f} ms\np90          {:.3f} ms\nmin          {:.3f} ms\npeak RSS     "
+          "{:.1f} MB\n",
+          o->model, threads == 0 ? std::string("all cores") : std::to_string(threads), create_ms,
+          o->runs, o->warmup, median, p90, mn, PeakRssMb());
+    }
+    return 0;
+  };
+}
+
+}  // namespace hone::cli

@@ -1,0 +1,35 @@
+// Shared pieces of the `hone` command-line tool: one file per subcommand registers itself here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "hone/hone.h"
+
+namespace hone::cli {
+
+// The one table that maps a Status to the process exit code.
+int ExitCode(const Status& s);
+// Prints "hone: <message>" to stderr and returns ExitCode(s).
+int Fail(const Status& s);
+
+// `--input NAME=FILE.npy` (or `FILE.npy` when the model has one input) and `--random`: builds the
+// feed for `session`. Random inputs use `seed`; symbolic dims take 1.
+StatusOr<std::vector<NamedTensor>> LoadInputs(const Session& session,
+                                              const std::vector<std::string>& specs, bool random,
+                                              uint64_t seed);
+Tensor RandomTensor(DataType dtype, const std::vector<int64_t>& shape, uint64_t seed);
+
+// Characters outside [A-Za-z0-9._-] become '_'.
+std::string SanitizeName(const std::string& name);
+
+// Subcommand registration: each returns the callback to run when its subcommand was chosen.
+using Runner = std::function<int()>;
+Runner SetupInfo(CLI::App& app);
+Runner SetupRun(CLI::App& app);
+Runner SetupBench(CLI::App& app);
+Runner SetupConformance(CLI::App& app);
+
+}  // namespace hone::cli

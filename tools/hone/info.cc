@@ -1,0 +1,43 @@
+// hone info MODEL: opsets, inputs/outputs, op histogram, parameters.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "cli.h"
+
+namespace hone::cli {
+
+Runner SetupInfo(CLI::App& app) {
+  auto model = std::make_shared<std::string>();
+  app.add_option("model", *model, "ONNX model file")->required();
+  return [model]() -> int {
+    auto s = Session::FromFile(*model);
+    if (!s.ok()) return Fail(s.status());
+    const Session& session = **s;
+    const ModelInfo& info = session.info();
+    fmt::print("model:      {}\n", *model);
+    fmt::print("ir_version: {}\n", info.ir_version);
+    if (!info.producer.empty()) fmt::print("producer:   {}\n", info.producer);
+    for (const auto& [domain, v] : info.opsets)
+      fmt::print("opset:      {} {}\n", domain.empty() ? "ai.onnx" : domain, v);
+    fmt::print("inputs:\n");
+    for (const auto& in : session.inputs())
+      fmt::print("  {:<24} {:<8} {}\n", in.name, DataTypeName(in.dtype), DimsToString(in));
+    fmt::print("outputs:\n");
+    for (const auto& out : session.outputs())
+      fmt::print("  {:<24} {:<8} {}\n", out.name, DataTypeName(out.dtype), DimsToString(out));
+    fmt::print("parameters: {} ({:.2f} MB)\n", info.parameter_count,
+               static_cast<double>(info.parameter_bytes) / 1e6);
+    fmt::print("nodes:      {}\n", info.node_count);
+    std::vector<std::pair<std::string, int64_t>> ops(info.op_histogram.begin(),
+                                                     info.op_histogram.end());
+    std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    fmt::print("ops:\n");
+    for (const auto& [op, n] : ops) fmt::print("  {:<28} {}\n", op, n);
+    return 0;
+  };
+}
+
+}  // namespace hone::cli

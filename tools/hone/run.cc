@@ -1,0 +1,111 @@
+// hone run MODEL: feed .npy (or random) inputs, write one NAME.npy per output.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "cli.h"
+
+namespace hone::cli {
+namespace {
+
+std::string Summary(const Tensor& t) {
+  std::string s = fmt::format("{} {}", DataTypeName(t.dtype()), ShapeToString(t.shape()));
+  const int64_t n = t.numel();
+  auto stats = [&](auto get) {
+    double lo = INFINITY, hi = -INFINITY, sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double v = get(i);
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+      sum += v;
+    }
+    if (n > 0) s += fmt::format("  min {:.6g}  max {:.6g}  mean {:.6g}", lo, hi, sum / n);
+    s += "  first [";
+    for (int64_t i = 0; i < std::min<int64_t>(n, 5); ++i)
+      s += fmt::format("{}{:.6g}", i ? ", " : "", get(i));
+    s += n > 5 ? ", ...]" : "]";
+  };
+  switch (t.dtype()) {
+    case DataType::kFloat32:
+      stats([&](int64_t i) { return double(t.data<float>()[i]); });
+      break;
+    case DataType::kFloat64:
+      stats([&](int64_t i) { return t.data<double>()[i]; });
+      break;
+    case DataType::kInt64:
+      stats([&](int64_t i) { return double(t.data<int64_t>()[i]); });
+      break;
+    case DataType::kInt32:
+      stats([&](int64_t i) { return double(t.data<int32_t>()[i]); });
+      break;
+    case DataType::kInt8:
+      stats([&](int64_t i) { return double(t.data<int8_t>()[i]); });
+      break;
+    case DataType::kUInt8:
+      stats([&](int64_t i) { return double(t.data<uint8_t>()[i]); });
+      break;
+    case DataType::kBool:
+      stats([&](int64_t i) { return double(t.data<bool>()[i]); });
+      break;
+    default:
+      break;
+  }
+  return s;
+}
+
+}  // namespace
+
+Runner SetupRun(CLI::App& app) {
+  struct Opts {
+    std::string model;
+    std::vector<std::string> inputs;
+    bool random = false;
+    std::string output_dir = "outputs";
+    int threads = 0;
+    uint64_t seed = 0;
+    bool verbose = false;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("model", o->model, "ONNX model file")->required();
+  app.add_option("--input,-i", o->inputs,
+                 "NAME=FILE.npy for one input (FILE.npy alone when the model has one input); "
+                 "repeat for several");
+  app.add_flag("--random", o->random,
+               "fill inputs not given with --input with random values (symbolic dims = 1)");
+  app.add_option("--output-dir,-o", o->output_dir, "folder for the NAME.npy outputs")
+      ->capture_default_str();
+  app.add_option("--threads", o->threads, "intra-op threads (0 = one per core)")
+      ->capture_default_str();
+  app.add_option("--seed", o->seed, "seed for --random")->capture_default_str();
+  app.add_flag("--verbose,-v", o->verbose, "log which kernel runs each node");
+  return [o]() -> int {
+    SessionOptions so;
+    so.threads = o->threads;
+    so.verbose = o->verbose;
+    auto s = Session::FromFile(o->model, so);
+    if (!s.ok()) return Fail(s.status());
+    auto feed = LoadInputs(**s, o->inputs, o->random, o->seed);
+    if (!feed.ok()) return Fail(feed.status());
+    auto out = (*s)->Run(*feed);
+    if (!out.ok()) return Fail(out.status());
+    std::error_code ec;
+    std::filesystem::create_directories(o->output_dir, ec);
+    if (ec)
+      return Fail(
+          Status(StatusCode::kInvalidArgument,
+                 fmt::format("cannot create output folder '{}': {}", o->output_dir, ec.message())));
+    for (const auto& nt : *out) {
+      std::string path = (std::filesystem::path(o->output_dir) / (SanitizeName(nt.name) + ".npy"));
+      Status w = WriteNpy(path, nt.tensor);
+      if (!w.ok()) {
+        fmt::print(stderr, "hone: output '{}' not written: {}\n", nt.name, w.message());
+      } else {
+        fmt::print("{} -> {}\n  {}\n", nt.name, path, Summary(nt.tensor));
+      }
+    }
+    return 0;
+  };
+}
+
+}  // namespace hone::cli
