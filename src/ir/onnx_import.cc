@@ -192,8 +192,24 @@ Status RunShapeInference(onnx::ModelProto& mp, const Model& m) {
     if (!domain.empty() && domain != "ai.onnx.ml") strict = false;  // custom domains: no schemas
   onnx::ShapeInferenceOptions opts(/*check_type=*/true, /*strict_mode=*/strict ? 1 : 0,
                                    /*data_prop=*/true);
+  // libonnx types sparse initializers as sparse tensors, which no operator accepts; infer on a
+  // copy where they are plain (data-less) dense initializers, as hone densifies them anyway.
+  onnx::ModelProto dense_copy;
+  onnx::ModelProto* target = &mp;
+  if (mp.graph().sparse_initializer_size() > 0) {
+    dense_copy = mp;
+    auto* g = dense_copy.mutable_graph();
+    for (const auto& sp : g->sparse_initializer()) {
+      auto* t = g->add_initializer();
+      t->set_name(sp.values().name());
+      t->set_data_type(sp.values().data_type());
+      for (auto d : sp.dims()) t->add_dims(d);
+    }
+    g->clear_sparse_initializer();
+    target = &dense_copy;
+  }
   try {
-    onnx::shape_inference::InferShapes(mp, onnx::OpSchemaRegistry::Instance(), opts);
+    onnx::shape_inference::InferShapes(*target, onnx::OpSchemaRegistry::Instance(), opts);
   } catch (const std::exception& e) {
     if (!strict) return Status::Ok();  // best effort only
     std::string msg = e.what();
@@ -234,7 +250,11 @@ StatusOr<Model> ImportOnnxModel(std::span<const uint8_t> bytes, const ImportOpti
                           d.empty() ? "ai.onnx" : d, op.version());
     m.opsets[d] = op.version();
   }
-  if (mp.opset_import_size() == 0) m.opsets[""] = 1;  // IR version < 3: opset 1 implied
+  if (mp.opset_import_size() == 0) {
+    if (mp.ir_version() >= 3)
+      return InvalidModel("the model has no opset_import (required since IR version 3)");
+    m.opsets[""] = 1;  // IR version < 3: opset 1 implied
+  }
   if (m.opsets.count("") && m.opsets[""] > kMaxOnnxOpset)
     return NotSupported("the model imports ai.onnx opset {}; hone supports opsets up to {}",
                         m.opsets[""], kMaxOnnxOpset);

