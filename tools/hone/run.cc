@@ -1,6 +1,7 @@
 // hone run MODEL: feed .npy (or random) inputs, write one NAME.npy per output.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -50,6 +51,15 @@ std::string Summary(const Tensor& t) {
       break;
     default:
       break;
+  }
+  // Classifier-shaped outputs ([N, C] float): the top class of each of the first rows.
+  if (t.dtype() == DataType::kFloat32 && t.rank() == 2 && t.dim(1) > 1) {
+    s += "\n  argmax per row:";
+    for (int64_t r = 0; r < std::min<int64_t>(t.dim(0), 8); ++r) {
+      const float* row = t.data<float>() + r * t.dim(1);
+      s += fmt::format(" {}", std::max_element(row, row + t.dim(1)) - row);
+    }
+    if (t.dim(0) > 8) s += " ...";
   }
   return s;
 }
