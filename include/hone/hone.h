@@ -5,3 +5,4 @@
 #include "hone/session.h"
 #include "hone/status.h"
 #include "hone/tensor.h"
+#include "hone/value.h"

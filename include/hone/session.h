@@ -21,6 +21,7 @@
 
 #include "hone/status.h"
 #include "hone/tensor.h"
+#include "hone/value.h"
 
 namespace hone {
 
@@ -32,7 +33,10 @@ struct Dim {
 };
 
 struct ValueInfo {
+  // What the graph declares for the value; dtype/shape describe the tensor (or the elements).
+  enum class Kind { kTensor, kSequence, kOptionalTensor, kOptionalSequence, kOther };
   std::string name;
+  Kind kind = Kind::kTensor;
   DataType dtype = DataType::kUndefined;
   bool has_shape = false;  // false: rank unknown
   std::vector<Dim> shape;
@@ -62,6 +66,11 @@ struct NamedTensor {
   Tensor tensor;
 };
 
+struct NamedValue {
+  std::string name;
+  Value value;
+};
+
 class SessionImpl;
 
 class Session {
@@ -83,6 +92,10 @@ class Session {
   // the requested outputs, all graph outputs when `output_names` is empty, in that order.
   StatusOr<std::vector<NamedTensor>> Run(const std::vector<NamedTensor>& inputs,
                                          const std::vector<std::string>& output_names = {}) const;
+  // The same for models whose inputs or outputs are sequences or optionals.
+  StatusOr<std::vector<NamedValue>> RunValues(
+      const std::vector<NamedValue>& inputs,
+      const std::vector<std::string>& output_names = {}) const;
 
  private:
   explicit Session(std::unique_ptr<SessionImpl> impl);

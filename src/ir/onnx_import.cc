@@ -24,21 +24,43 @@ constexpr int64_t kShapeInferenceMaxMlOpset = 3;
 
 std::string NormalizeDomain(const std::string& d) { return d == "ai.onnx" ? "" : d; }
 
+void ReadTensorType(const onnx::TypeProto::Tensor& tt, ValueInfo& v) {
+  v.dtype = static_cast<DataType>(tt.elem_type());
+  if (!tt.has_shape()) return;
+  v.has_shape = true;
+  for (const auto& d : tt.shape().dim()) {
+    Dim dim;
+    if (d.has_dim_value()) dim.value = d.dim_value();
+    if (d.has_dim_param()) dim.symbol = d.dim_param();
+    v.shape.push_back(dim);
+  }
+}
+
 ValueInfo ValueInfoFromProto(const onnx::ValueInfoProto& p) {
   ValueInfo v;
   v.name = p.name();
-  if (p.type().has_tensor_type()) {
-    const auto& tt = p.type().tensor_type();
-    v.dtype = static_cast<DataType>(tt.elem_type());
-    if (tt.has_shape()) {
-      v.has_shape = true;
-      for (const auto& d : tt.shape().dim()) {
-        Dim dim;
-        if (d.has_dim_value()) dim.value = d.dim_value();
-        if (d.has_dim_param()) dim.symbol = d.dim_param();
-        v.shape.push_back(dim);
-      }
+  const auto& type = p.type();
+  using K = ValueInfo::Kind;
+  if (type.has_tensor_type()) {
+    ReadTensorType(type.tensor_type(), v);
+  } else if (type.has_sequence_type()) {
+    v.kind = K::kSequence;
+    if (type.sequence_type().elem_type().has_tensor_type())
+      ReadTensorType(type.sequence_type().elem_type().tensor_type(), v);
+  } else if (type.has_optional_type()) {
+    const auto& elem = type.optional_type().elem_type();
+    if (elem.has_tensor_type()) {
+      v.kind = K::kOptionalTensor;
+      ReadTensorType(elem.tensor_type(), v);
+    } else if (elem.has_sequence_type()) {
+      v.kind = K::kOptionalSequence;
+      if (elem.sequence_type().elem_type().has_tensor_type())
+        ReadTensorType(elem.sequence_type().elem_type().tensor_type(), v);
+    } else {
+      v.kind = K::kOther;
     }
+  } else if (type.value_case() != onnx::TypeProto::VALUE_NOT_SET) {
+    v.kind = K::kOther;
   }
   return v;
 }

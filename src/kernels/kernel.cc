@@ -38,12 +38,12 @@ const Graph* InitContext::attr_graph(const std::string& k) const {
 }
 
 Tensor& ComputeContext::Output(int i, DataType dtype, std::vector<int64_t> shape) {
-  outputs_[static_cast<size_t>(i)] = Tensor::Empty(dtype, std::move(shape));
-  return outputs_[static_cast<size_t>(i)];
+  outputs_[static_cast<size_t>(i)] = Value(Tensor::Empty(dtype, std::move(shape)));
+  return outputs_[static_cast<size_t>(i)].mutable_tensor();
 }
 
-StatusOr<std::vector<Tensor>> ComputeContext::RunSubgraph(const Plan& plan,
-                                                          const std::vector<Tensor>& inputs) const {
+StatusOr<std::vector<Value>> ComputeContext::RunSubgraph(const Plan& plan,
+                                                         const std::vector<Value>& inputs) const {
   return RunPlan(plan, inputs, &frame_, pool_);
 }
 

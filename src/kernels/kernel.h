@@ -14,6 +14,7 @@
 #include "core/errors.h"
 #include "hone/status.h"
 #include "hone/tensor.h"
+#include "hone/value.h"
 #include "ir/graph.h"
 
 namespace hone {
@@ -74,26 +75,32 @@ class InitContext {
 
 class ComputeContext {
  public:
-  ComputeContext(const Node& node, std::vector<const Tensor*> inputs, std::vector<Tensor>& outputs,
+  ComputeContext(const Node& node, std::vector<const Value*> inputs, std::vector<Value>& outputs,
                  ThreadPool& pool, const Frame& frame)
       : node_(node), inputs_(std::move(inputs)), outputs_(outputs), pool_(pool), frame_(frame) {}
 
   const Node& node() const { return node_; }
   int num_inputs() const { return static_cast<int>(inputs_.size()); }
-  // nullptr when the input is omitted.
+  // nullptr when the input is omitted (or, for kernels that accept them, not a tensor).
   const Tensor* input(int i) const {
+    const Value* v = input_value(i);
+    return v && v->is_tensor() ? &v->tensor() : nullptr;
+  }
+  // Any kind of value; nullptr when omitted.
+  const Value* input_value(int i) const {
     return i < static_cast<int>(inputs_.size()) ? inputs_[i] : nullptr;
   }
   int num_outputs() const { return static_cast<int>(outputs_.size()); }
   // Allocates output i (zeroed).
   Tensor& Output(int i, DataType dtype, std::vector<int64_t> shape);
   // Sets output i to an existing tensor (a view or a constant); no copy.
-  void SetOutput(int i, Tensor t) { outputs_[i] = std::move(t); }
+  void SetOutput(int i, Tensor t) { outputs_[i] = Value(std::move(t)); }
+  void SetOutputValue(int i, Value v) { outputs_[i] = std::move(v); }
   ThreadPool& pool() const { return pool_; }
 
   // Runs a compiled subgraph with this node's frame as the enclosing scope.
-  StatusOr<std::vector<Tensor>> RunSubgraph(const Plan& plan,
-                                            const std::vector<Tensor>& inputs) const;
+  StatusOr<std::vector<Value>> RunSubgraph(const Plan& plan,
+                                           const std::vector<Value>& inputs) const;
 
   // An error naming this node, for data-dependent failures found at compute time.
   template <typename... Args>
@@ -104,8 +111,8 @@ class ComputeContext {
 
  private:
   const Node& node_;
-  std::vector<const Tensor*> inputs_;
-  std::vector<Tensor>& outputs_;
+  std::vector<const Value*> inputs_;
+  std::vector<Value>& outputs_;
   ThreadPool& pool_;
   const Frame& frame_;
 };
@@ -115,6 +122,9 @@ class Kernel {
   virtual ~Kernel() = default;
   virtual Status Init(const InitContext& ctx) { return Status::Ok(); }
   virtual Status Compute(ComputeContext& ctx) const = 0;
+  // True for kernels that take sequences or empty optionals as inputs (sequence ops, control
+  // flow). For the others the executor guarantees every present input is a tensor.
+  virtual bool AcceptsAnyValue() const { return false; }
 };
 
 }  // namespace hone

@@ -6,6 +6,41 @@
 #include "ir/schema_check.h"
 
 namespace hone {
+namespace {
+
+// Names a graph reads from its enclosing scopes: used but not defined by its inputs,
+// initializers or earlier nodes (nested subgraphs included).
+void CollectFreeNames(const Graph& g, std::set<std::string>& out) {
+  std::set<std::string> local;
+  for (const auto& i : g.inputs) local.insert(i.name);
+  for (const auto& [k, v] : g.initializers) local.insert(k);
+  for (const auto& nd : g.nodes) {
+    for (const auto& i : nd.inputs)
+      if (!i.empty() && !local.count(i)) out.insert(i);
+    std::set<std::string> inner;
+    for (const auto& [k, a] : nd.attributes) {
+      if (a.g) CollectFreeNames(*a.g, inner);
+      for (const auto& sg : a.graphs) CollectFreeNames(*sg, inner);
+    }
+    for (const auto& name : inner)
+      if (!local.count(name)) out.insert(name);
+    for (const auto& o : nd.outputs) local.insert(o);
+  }
+  for (const auto& o : g.outputs)
+    if (!local.count(o.name)) out.insert(o.name);
+}
+
+// Free names of all subgraphs of a node.
+std::set<std::string> SubgraphFreeNames(const Node& node) {
+  std::set<std::string> out;
+  for (const auto& [k, a] : node.attributes) {
+    if (a.g) CollectFreeNames(*a.g, out);
+    for (const auto& sg : a.graphs) CollectFreeNames(*sg, out);
+  }
+  return out;
+}
+
+}  // namespace
 
 StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const CompileOptions& options,
                                                   const std::set<std::string>& outer) {
@@ -22,7 +57,7 @@ StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const Comp
     visible.insert(in.name);
   }
   for (const auto& [name, t] : graph.initializers) {
-    plan->constants.emplace_back(add_value(name), t);
+    plan->constants.emplace_back(add_value(name), Value(t));
     visible.insert(name);
   }
 
@@ -35,32 +70,12 @@ StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const Comp
     std::set<std::string> avail = visible;
     bool progress = true;
     // Names a node reads through its subgraphs' outer scope also count as dependencies.
-    std::function<void(const Graph&, std::set<std::string>&)> collect_free =
-        [&](const Graph& g, std::set<std::string>& out) {
-          std::set<std::string> local;
-          for (const auto& i : g.inputs) local.insert(i.name);
-          for (const auto& [k, v] : g.initializers) local.insert(k);
-          for (const auto& nd : g.nodes) {
-            for (const auto& i : nd.inputs)
-              if (!i.empty() && !local.count(i)) out.insert(i);
-            for (const auto& [k, a] : nd.attributes) {
-              if (a.g) collect_free(*a.g, out);
-              for (const auto& sg : a.graphs) collect_free(*sg, out);
-            }
-            for (const auto& o : nd.outputs) local.insert(o);
-          }
-          for (const auto& o : g.outputs)
-            if (!local.count(o.name)) out.insert(o.name);
-        };
     std::vector<std::set<std::string>> needs(n);
     for (size_t i = 0; i < n; ++i) {
       const Node& nd = graph.nodes[i];
       for (const auto& in : nd.inputs)
         if (!in.empty()) needs[i].insert(in);
-      for (const auto& [k, a] : nd.attributes) {
-        if (a.g) collect_free(*a.g, needs[i]);
-        for (const auto& sg : a.graphs) collect_free(*sg, needs[i]);
-      }
+      for (const auto& name : SubgraphFreeNames(nd)) needs[i].insert(name);
     }
     size_t next_unscheduled = 0;
     while (order.size() < n && progress) {
@@ -143,35 +158,13 @@ StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const Comp
       visible.insert(out);
       pn.outputs.push_back(add_value(out));
     }
-    // Values of enclosing graphs read inside this node's subgraphs must be captured here too.
-    std::function<void(const Graph&)> capture_free = [&](const Graph& g) {
-      std::set<std::string> local;
-      for (const auto& i : g.inputs) local.insert(i.name);
-      for (const auto& [k, v] : g.initializers) local.insert(k);
-      for (const auto& nd : g.nodes) {
-        for (const auto& i : nd.inputs) {
-          if (i.empty() || local.count(i)) continue;
-          if (!plan->index.count(i) && outer.count(i)) plan->captures.emplace_back(add_value(i), i);
-          auto it = plan->index.find(i);
-          if (it != plan->index.end()) pn.implicit_inputs.push_back(it->second);
-        }
-        for (const auto& [k, a] : nd.attributes) {
-          if (a.g) capture_free(*a.g);
-          for (const auto& sg : a.graphs) capture_free(*sg);
-        }
-        for (const auto& o : nd.outputs) local.insert(o);
-      }
-      for (const auto& o : g.outputs) {
-        if (local.count(o.name)) continue;
-        if (!plan->index.count(o.name) && outer.count(o.name))
-          plan->captures.emplace_back(add_value(o.name), o.name);
-        auto it = plan->index.find(o.name);
-        if (it != plan->index.end()) pn.implicit_inputs.push_back(it->second);
-      }
-    };
-    for (const auto& [k, a] : node.attributes) {
-      if (a.g) capture_free(*a.g);
-      for (const auto& sg : a.graphs) capture_free(*sg);
+    // Values of enclosing graphs read inside this node's subgraphs must be captured here too,
+    // and count as uses of this node (so they are not released before it runs).
+    for (const auto& name : SubgraphFreeNames(node)) {
+      if (!plan->index.count(name) && outer.count(name))
+        plan->captures.emplace_back(add_value(name), name);
+      auto it = plan->index.find(name);
+      if (it != plan->index.end()) pn.implicit_inputs.push_back(it->second);
     }
 
     const int64_t opset = [&]() -> int64_t {
@@ -245,48 +238,57 @@ StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const Comp
 Status Execute(Frame& frame) {
   const Plan& plan = *frame.plan;
   for (const PlanNode& pn : plan.nodes) {
-    std::vector<const Tensor*> inputs;
+    std::vector<const Value*> inputs;
     inputs.reserve(pn.inputs.size());
+    const bool any_value = pn.kernel->AcceptsAnyValue();
     for (size_t i = 0; i < pn.inputs.size(); ++i) {
       int v = pn.inputs[i];
       if (v < 0) {
         inputs.push_back(nullptr);
         continue;
       }
-      const Tensor& t = frame.values[static_cast<size_t>(v)];
-      if (!t.defined())
+      const Value& t = frame.values[static_cast<size_t>(v)];
+      if (!t.is_set())
         return Internal("{}: input '{}' has no value", pn.node->Describe(), plan.value_names[v]);
+      if (!any_value && !t.is_tensor()) {
+        if (t.is_none()) {  // an empty optional reads as an omitted input
+          inputs.push_back(nullptr);
+          continue;
+        }
+        return InvalidArgument("{}: input '{}' is a sequence; {} takes tensors",
+                               pn.node->Describe(), plan.value_names[v], pn.node->op_type);
+      }
       inputs.push_back(&t);
     }
-    std::vector<Tensor> outputs(pn.outputs.size());
+    std::vector<Value> outputs(pn.outputs.size());
     ComputeContext ctx(*pn.node, std::move(inputs), outputs, *frame.pool, frame);
     Status s = pn.kernel->Compute(ctx);
     if (!s.ok()) return s;
     for (size_t i = 0; i < pn.outputs.size(); ++i) {
       if (pn.outputs[i] < 0) continue;
-      if (!outputs[i].defined())
+      if (!outputs[i].is_set())
         return Internal("{}: {} produced no value for output {}", pn.node->Describe(), pn.def->name,
                         i);
       frame.values[static_cast<size_t>(pn.outputs[i])] = std::move(outputs[i]);
     }
-    for (int v : pn.release) frame.values[static_cast<size_t>(v)] = Tensor();
+    for (int v : pn.release) frame.values[static_cast<size_t>(v)] = Value();
   }
   return Status::Ok();
 }
 
 namespace {
-const Tensor* LookupOuter(const Frame* f, const std::string& name) {
+const Value* LookupOuter(const Frame* f, const std::string& name) {
   for (; f != nullptr; f = f->parent) {
     auto it = f->plan->index.find(name);
-    if (it != f->plan->index.end() && f->values[static_cast<size_t>(it->second)].defined())
+    if (it != f->plan->index.end() && f->values[static_cast<size_t>(it->second)].is_set())
       return &f->values[static_cast<size_t>(it->second)];
   }
   return nullptr;
 }
 }  // namespace
 
-StatusOr<std::vector<Tensor>> RunPlan(const Plan& plan, const std::vector<Tensor>& inputs,
-                                      const Frame* parent, ThreadPool& pool) {
+StatusOr<std::vector<Value>> RunPlan(const Plan& plan, const std::vector<Value>& inputs,
+                                     const Frame* parent, ThreadPool& pool) {
   Frame frame;
   frame.plan = &plan;
   frame.parent = parent;
@@ -294,18 +296,18 @@ StatusOr<std::vector<Tensor>> RunPlan(const Plan& plan, const std::vector<Tensor
   frame.values.resize(plan.value_names.size());
   for (const auto& [v, t] : plan.constants) frame.values[static_cast<size_t>(v)] = t;
   for (const auto& [v, name] : plan.captures) {
-    const Tensor* t = LookupOuter(parent, name);
+    const Value* t = LookupOuter(parent, name);
     if (t == nullptr) return Internal("value '{}' of an enclosing graph is not available", name);
     frame.values[static_cast<size_t>(v)] = *t;
   }
   for (size_t i = 0; i < inputs.size() && i < plan.inputs.size(); ++i)
-    if (inputs[i].defined()) frame.values[static_cast<size_t>(plan.inputs[i])] = inputs[i];
+    if (inputs[i].is_set()) frame.values[static_cast<size_t>(plan.inputs[i])] = inputs[i];
   HONE_RETURN_IF_ERROR(Execute(frame));
-  std::vector<Tensor> out;
+  std::vector<Value> out;
   out.reserve(plan.outputs.size());
   for (int v : plan.outputs) {
-    const Tensor& t = frame.values[static_cast<size_t>(v)];
-    if (!t.defined())
+    const Value& t = frame.values[static_cast<size_t>(v)];
+    if (!t.is_set())
       return InvalidArgument("graph output '{}' was not computed (missing input?)",
                              plan.value_names[static_cast<size_t>(v)]);
     out.push_back(t);

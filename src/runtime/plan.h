@@ -30,9 +30,9 @@ struct PlanNode {
 struct Plan {
   std::vector<std::string> value_names;
   std::unordered_map<std::string, int> index;
-  std::vector<std::pair<int, Tensor>> constants;  // initializers (graph inputs may override them)
-  std::vector<int> inputs;                        // graph inputs, in order
-  std::vector<int> outputs;                       // graph outputs, in order
+  std::vector<std::pair<int, Value>> constants;  // initializers (graph inputs may override them)
+  std::vector<int> inputs;                       // graph inputs, in order
+  std::vector<int> outputs;                      // graph outputs, in order
   std::vector<std::pair<int, std::string>> captures;  // values read from an enclosing graph
   std::vector<PlanNode> nodes;
 };
@@ -50,7 +50,7 @@ StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const Comp
 // Per-run state of one (sub)graph execution.
 struct Frame {
   const Plan* plan = nullptr;
-  std::vector<Tensor> values;
+  std::vector<Value> values;
   const Frame* parent = nullptr;
   ThreadPool* pool = nullptr;
 };
@@ -58,9 +58,9 @@ struct Frame {
 // Runs every node of frame.plan; frame.values must hold the inputs (and constants) already.
 Status Execute(Frame& frame);
 
-// Binds constants, captures and `inputs` (in plan->inputs order; undefined = keep the
+// Binds constants, captures and `inputs` (in plan->inputs order; unset = keep the
 // initializer) into a fresh frame, runs it and returns the graph outputs.
-StatusOr<std::vector<Tensor>> RunPlan(const Plan& plan, const std::vector<Tensor>& inputs,
-                                      const Frame* parent, ThreadPool& pool);
+StatusOr<std::vector<Value>> RunPlan(const Plan& plan, const std::vector<Value>& inputs,
+                                     const Frame* parent, ThreadPool& pool);
 
 }  // namespace hone

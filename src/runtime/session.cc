@@ -109,7 +109,7 @@ const ModelInfo& Session::info() const { return impl_->info; }
 
 namespace {
 
-Status CheckInput(const ValueInfo& decl, const Tensor& t) {
+Status CheckTensor(const ValueInfo& decl, const Tensor& t) {
   if (!t.defined()) return InvalidArgument("input '{}': tensor has no value", decl.name);
   if (decl.dtype != DataType::kUndefined && t.dtype() != decl.dtype)
     return InvalidArgument("input '{}': expected dtype {}, got {}", decl.name,
@@ -126,26 +126,46 @@ Status CheckInput(const ValueInfo& decl, const Tensor& t) {
   return Status::Ok();
 }
 
+Status CheckInput(const ValueInfo& decl, const Value& v) {
+  using K = ValueInfo::Kind;
+  const bool optional = decl.kind == K::kOptionalTensor || decl.kind == K::kOptionalSequence;
+  if (v.is_none()) {
+    if (optional) return Status::Ok();
+    return InvalidArgument("input '{}': an empty optional is given, the model needs a value",
+                           decl.name);
+  }
+  if (decl.kind == K::kSequence || decl.kind == K::kOptionalSequence) {
+    if (!v.is_sequence()) return InvalidArgument("input '{}': expected a sequence", decl.name);
+    for (const Tensor& t : v.sequence())
+      if (decl.dtype != DataType::kUndefined && t.dtype() != decl.dtype)
+        return InvalidArgument("input '{}': sequence elements must be {}, got {}", decl.name,
+                               DataTypeName(decl.dtype), DataTypeName(t.dtype()));
+    return Status::Ok();
+  }
+  if (!v.is_tensor()) return InvalidArgument("input '{}': expected a tensor", decl.name);
+  return CheckTensor(decl, v.tensor());
+}
+
 }  // namespace
 
-StatusOr<std::vector<NamedTensor>> Session::Run(
-    const std::vector<NamedTensor>& inputs, const std::vector<std::string>& output_names) const {
+StatusOr<std::vector<NamedValue>> Session::RunValues(
+    const std::vector<NamedValue>& inputs, const std::vector<std::string>& output_names) const {
   const SessionImpl& s = *impl_;
-  std::vector<Tensor> feed(s.inputs.size());
-  for (const auto& nt : inputs) {
+  std::vector<Value> feed(s.inputs.size());
+  for (const auto& nv : inputs) {
     size_t k = 0;
-    while (k < s.inputs.size() && s.inputs[k].name != nt.name) ++k;
+    while (k < s.inputs.size() && s.inputs[k].name != nv.name) ++k;
     if (k == s.inputs.size()) {
       std::string names;
       for (const auto& in : s.inputs) names += (names.empty() ? "" : ", ") + in.name;
-      return InvalidArgument("unknown input '{}'; the model's inputs are: {}", nt.name, names);
+      return InvalidArgument("unknown input '{}'; the model's inputs are: {}", nv.name, names);
     }
-    if (feed[k].defined()) return InvalidArgument("input '{}' is given twice", nt.name);
-    HONE_RETURN_IF_ERROR(CheckInput(s.inputs[k], nt.tensor));
-    feed[k] = nt.tensor;
+    if (feed[k].is_set()) return InvalidArgument("input '{}' is given twice", nv.name);
+    HONE_RETURN_IF_ERROR(CheckInput(s.inputs[k], nv.value));
+    feed[k] = nv.value;
   }
   for (size_t k = 0; k < s.inputs.size(); ++k)
-    if (s.input_required[k] && !feed[k].defined())
+    if (s.input_required[k] && !feed[k].is_set())
       return InvalidArgument("missing input '{}' ({} {})", s.inputs[k].name,
                              DataTypeName(s.inputs[k].dtype), DimsToString(s.inputs[k]));
   std::vector<size_t> wanted;
@@ -159,16 +179,32 @@ StatusOr<std::vector<NamedTensor>> Session::Run(
       wanted.push_back(k);
     }
   }
-  StatusOr<std::vector<Tensor>> result = Status(StatusCode::kInternal, "not run");
+  StatusOr<std::vector<Value>> result = Status(StatusCode::kInternal, "not run");
   try {
     result = RunPlan(*s.plan, feed, nullptr, *s.pool);
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::kOutOfMemory, "out of memory while running the model");
   }
   if (!result.ok()) return result.status();
-  std::vector<NamedTensor> out;
+  std::vector<NamedValue> out;
   for (size_t k : wanted) out.push_back({s.outputs[k].name, (*result)[k]});
   return out;
+}
+
+StatusOr<std::vector<NamedTensor>> Session::Run(
+    const std::vector<NamedTensor>& inputs, const std::vector<std::string>& output_names) const {
+  std::vector<NamedValue> values;
+  values.reserve(inputs.size());
+  for (const auto& nt : inputs) values.push_back({nt.name, Value(nt.tensor)});
+  HONE_ASSIGN_OR_RETURN(std::vector<NamedValue> out, RunValues(values, output_names));
+  std::vector<NamedTensor> tensors;
+  for (auto& nv : out) {
+    if (!nv.value.is_tensor())
+      return InvalidArgument("output '{}' is a sequence or optional; use Session::RunValues",
+                             nv.name);
+    tensors.push_back({nv.name, nv.value.tensor()});
+  }
+  return tensors;
 }
 
 }  // namespace hone

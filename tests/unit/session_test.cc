@@ -237,3 +237,49 @@ TEST(Session, IfBranchesSeeOuterScope) {
 
 }  // namespace
 }  // namespace hone
+
+namespace hone {
+namespace {
+using namespace hone::testing;  // NOLINT
+
+// seq = SequenceConstruct(a, b); y = SequenceAt(seq, 1); n = SequenceLength(seq).
+TEST(Session, SequencesFlowThroughRunValues) {
+  auto m = NewModel(17);
+  auto* g = m.mutable_graph();
+  SetType(g->add_input(), "a", onnx::TensorProto::FLOAT, {2});
+  SetType(g->add_input(), "b", onnx::TensorProto::FLOAT, {2});
+  SetType(g->add_output(), "y", onnx::TensorProto::FLOAT, {2});
+  auto* seq_out = g->add_output();
+  seq_out->set_name("seq");
+  seq_out->mutable_type()
+      ->mutable_sequence_type()
+      ->mutable_elem_type()
+      ->mutable_tensor_type()
+      ->set_elem_type(onnx::TensorProto::FLOAT);
+  auto* pos = g->add_initializer();
+  pos->set_name("one");
+  pos->set_data_type(onnx::TensorProto::INT64);
+  pos->add_int64_data(1);
+  AddNode(g, "SequenceConstruct", {"a", "b"}, {"seq"});
+  AddNode(g, "SequenceAt", {"seq", "one"}, {"y"});
+  auto s = Load(m);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ((*s)->outputs()[1].kind, ValueInfo::Kind::kSequence);
+  auto out = (*s)->RunValues(
+      {{"a", Value(FloatTensor({2}, {1, 2}))}, {"b", Value(FloatTensor({2}, {3, 4}))}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].value.tensor().data<float>()[1], 4.0f);
+  ASSERT_TRUE((*out)[1].value.is_sequence());
+  EXPECT_EQ((*out)[1].value.sequence().size(), 2u);
+  // Run() (tensors only) explains that a sequence output needs RunValues.
+  auto plain = (*s)->Run({{"a", FloatTensor({2}, {1, 2})}, {"b", FloatTensor({2}, {3, 4})}});
+  EXPECT_FALSE(plain.ok());
+  EXPECT_NE(plain.status().message().find("RunValues"), std::string::npos);
+  // A sequence where a tensor is declared is refused.
+  auto bad = (*s)->RunValues(
+      {{"a", Value::Sequence({}, DataType::kFloat32)}, {"b", Value(FloatTensor({2}, {3, 4}))}});
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace hone

@@ -16,6 +16,8 @@
 #include "core/half.h"
 #include "ir/tensor_proto.h"
 #include "onnx/onnx_pb.h"
+// after onnx_pb.h, which defines ONNX_API
+#include "onnx/onnx-data_pb.h"
 
 namespace hone::cli {
 namespace fs = std::filesystem;
@@ -35,10 +37,57 @@ StatusOr<Tensor> LoadPb(const fs::path& p) {
   onnx::TensorProto proto;
   std::string bytes = ReadFile(p);
   if (!proto.ParseFromString(bytes))
-    return Status(StatusCode::kNotSupported,
-                  fmt::format("{}: not a TensorProto (sequence/optional values are not supported)",
-                              p.filename().string()));
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("{}: not a TensorProto", p.filename().string()));
   return TensorFromProto(proto, p.parent_path().string(), p.filename().string());
+}
+
+StatusOr<Value> SequenceFromProto(const onnx::SequenceProto& sp, const fs::path& p) {
+  std::vector<Tensor> items;
+  for (const auto& t : sp.tensor_values()) {
+    HONE_ASSIGN_OR_RETURN(Tensor x,
+                          TensorFromProto(t, p.parent_path().string(), p.filename().string()));
+    items.push_back(std::move(x));
+  }
+  if (sp.sequence_values_size() || sp.map_values_size() || sp.optional_values_size())
+    return Status(StatusCode::kNotSupported, "nested sequences/maps are not supported");
+  DataType d = items.empty() ? DataType::kFloat32 : items[0].dtype();
+  return Value::Sequence(std::move(items), d);
+}
+
+// ONNX's test generator stores bfloat16 tensors as UINT16 TensorProtos holding the same bits
+// (NumPy has no bfloat16). Where the graph declares bfloat16, read them as bfloat16.
+Tensor AsDeclared(Tensor t, DataType declared) {
+  if (declared == DataType::kBFloat16 && t.dtype() == DataType::kUInt16)
+    return Tensor(DataType::kBFloat16, t.shape(), t.buffer(), 0);
+  return t;
+}
+
+// Reads input_K.pb / output_K.pb as the kind the graph declares.
+StatusOr<Value> LoadValue(const fs::path& p, ValueInfo::Kind kind, DataType declared) {
+  using K = ValueInfo::Kind;
+  std::string bytes = ReadFile(p);
+  if (kind == K::kSequence) {
+    onnx::SequenceProto sp;
+    if (!sp.ParseFromString(bytes))
+      return Status(StatusCode::kInvalidArgument, p.filename().string() + ": not a SequenceProto");
+    return SequenceFromProto(sp, p);
+  }
+  if (kind == K::kOptionalTensor || kind == K::kOptionalSequence) {
+    onnx::OptionalProto op;
+    if (!op.ParseFromString(bytes))
+      return Status(StatusCode::kInvalidArgument, p.filename().string() + ": not an OptionalProto");
+    if (op.has_tensor_value()) {
+      HONE_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(op.tensor_value(), p.parent_path().string(),
+                                                      p.filename().string()));
+      return Value(t);
+    }
+    if (op.has_sequence_value()) return SequenceFromProto(op.sequence_value(), p);
+    return Value::None();
+  }
+  if (kind == K::kOther) return Status(StatusCode::kNotSupported, "map values are not supported");
+  HONE_ASSIGN_OR_RETURN(Tensor t, LoadPb(p));
+  return Value(AsDeclared(t, declared));
 }
 
 double AsDouble(const Tensor& t, int64_t i) {
@@ -125,37 +174,42 @@ std::string RunCase(const fs::path& dir, bool reference_only) {
   std::sort(sets.begin(), sets.end());
   if (sets.empty()) return "no test_data_set_N folders";
   for (const auto& set : sets) {
-    std::vector<NamedTensor> feed;
-    // Inputs are matched to the graph inputs that have no initializer, in order.
-    std::vector<const ValueInfo*> required;
-    for (const auto& in : session.inputs()) required.push_back(&in);
+    std::vector<NamedValue> feed;
+    // input_K.pb feeds the K-th graph input.
+    const auto& decl = session.inputs();
     for (size_t k = 0;; ++k) {
       fs::path p = set / fmt::format("input_{}.pb", k);
       if (!fs::exists(p)) break;
-      if (k >= required.size())
+      if (k >= decl.size())
         return fmt::format("{} has no matching graph input", p.filename().string());
-      if (required[k]->dtype == DataType::kUndefined)
-        return fmt::format("input '{}' is a sequence/optional value (not supported yet)",
-                           required[k]->name);
-      auto t = LoadPb(p);
-      if (!t.ok()) return t.status().ToString();
-      feed.push_back({required[k]->name, std::move(t).value()});
+      auto v = LoadValue(p, decl[k].kind, decl[k].dtype);
+      if (!v.ok()) return v.status().ToString();
+      feed.push_back({decl[k].name, std::move(v).value()});
     }
-    auto out = session.Run(feed);
+    auto out = session.RunValues(feed);
     if (!out.ok()) return out.status().ToString();
     for (size_t k = 0;; ++k) {
       fs::path p = set / fmt::format("output_{}.pb", k);
       if (!fs::exists(p)) break;
       if (k >= out->size())
         return fmt::format("model produced {} outputs, expected more", out->size());
-      if (session.outputs()[k].dtype == DataType::kUndefined)
-        return fmt::format("output '{}' is a sequence/optional value (not supported yet)",
-                           session.outputs()[k].name);
-      auto e = LoadPb(p);
+      auto e = LoadValue(p, session.outputs()[k].kind, session.outputs()[k].dtype);
       if (!e.ok()) return e.status().ToString();
-      std::string why = Compare(*e, (*out)[k].tensor);
-      if (!why.empty())
-        return fmt::format("{} output '{}': {}", set.filename().string(), (*out)[k].name, why);
+      const Value& a = (*out)[k].value;
+      std::string prefix = fmt::format("{} output '{}': ", set.filename().string(), (*out)[k].name);
+      if (e->kind() != a.kind()) return prefix + "kind differs (tensor/sequence/empty optional)";
+      if (e->is_tensor()) {
+        std::string why = Compare(e->tensor(), a.tensor());
+        if (!why.empty()) return prefix + why;
+      } else if (e->is_sequence()) {
+        if (e->sequence().size() != a.sequence().size())
+          return prefix + fmt::format("sequence length: expected {}, got {}", e->sequence().size(),
+                                      a.sequence().size());
+        for (size_t j = 0; j < e->sequence().size(); ++j) {
+          std::string why = Compare(e->sequence()[j], a.sequence()[j]);
+          if (!why.empty()) return prefix + fmt::format("element {}: {}", j, why);
+        }
+      }
     }
   }
   return "";

@@ -23,14 +23,15 @@ class If final : public Kernel {
     HONE_ASSIGN_OR_RETURN(else_, ctx.CompileSubgraph(*else_g));
     return Status::Ok();
   }
+  bool AcceptsAnyValue() const override { return true; }
   Status Compute(ComputeContext& ctx) const override {
     const Tensor& c = *ctx.input(0);
     if (c.numel() != 1 || c.dtype() != DataType::kBool)
       return ctx.Error("cond must be a single bool, got {} {}", DataTypeName(c.dtype()),
                        ShapeToString(c.shape()));
     const Plan& branch = c.data<bool>()[0] ? *then_ : *else_;
-    HONE_ASSIGN_OR_RETURN(std::vector<Tensor> outs, ctx.RunSubgraph(branch, {}));
-    for (size_t i = 0; i < outs.size(); ++i) ctx.SetOutput(static_cast<int>(i), outs[i]);
+    HONE_ASSIGN_OR_RETURN(std::vector<Value> outs, ctx.RunSubgraph(branch, {}));
+    for (size_t i = 0; i < outs.size(); ++i) ctx.SetOutputValue(static_cast<int>(i), outs[i]);
     return Status::Ok();
   }
 
@@ -98,6 +99,7 @@ class Loop final : public Kernel {
     HONE_ASSIGN_OR_RETURN(body_, ctx.CompileSubgraph(*body));
     return Status::Ok();
   }
+  bool AcceptsAnyValue() const override { return true; }
   Status Compute(ComputeContext& ctx) const override {
     constexpr int64_t kMaxUnbounded = int64_t{1} << 40;
     int64_t max_trip = kMaxUnbounded;
@@ -112,11 +114,14 @@ class Loop final : public Kernel {
     }
     if (max_trip == kMaxUnbounded && !ctx.input(1))
       return ctx.Error("neither M nor cond is given: the loop would never end");
-    std::vector<Tensor> state;
-    for (int i = 0; i < carried_; ++i) state.push_back(*ctx.input(2 + i));
+    std::vector<Value> state;
+    for (int i = 0; i < carried_; ++i) {
+      const Value* v = ctx.input_value(2 + i);
+      state.push_back(v ? *v : Value::None());
+    }
     std::vector<std::vector<Tensor>> scans(static_cast<size_t>(scan_outputs_));
     for (int64_t it = 0; it < max_trip && cond; ++it) {
-      std::vector<Tensor> in;
+      std::vector<Value> in;
       Tensor iter = Tensor::Empty(DataType::kInt64, {});
       iter.data<int64_t>()[0] = it;
       Tensor c = Tensor::Empty(DataType::kBool, {});
@@ -124,16 +129,20 @@ class Loop final : public Kernel {
       in.push_back(iter);
       in.push_back(c);
       for (auto& s : state) in.push_back(s);
-      HONE_ASSIGN_OR_RETURN(std::vector<Tensor> out, ctx.RunSubgraph(*body_, in));
-      HONE_ASSIGN_OR_RETURN(double cv, ToScalar(ctx.node(), out[0], "body cond output"));
+      HONE_ASSIGN_OR_RETURN(std::vector<Value> out, ctx.RunSubgraph(*body_, in));
+      if (!out[0].is_tensor()) return ctx.Error("body cond output is not a tensor");
+      HONE_ASSIGN_OR_RETURN(double cv, ToScalar(ctx.node(), out[0].tensor(), "body cond output"));
       cond = cv != 0;
       for (int i = 0; i < carried_; ++i)
         state[static_cast<size_t>(i)] = out[static_cast<size_t>(1 + i)];
-      for (int i = 0; i < scan_outputs_; ++i)
-        scans[static_cast<size_t>(i)].push_back(out[static_cast<size_t>(1 + carried_ + i)]);
+      for (int i = 0; i < scan_outputs_; ++i) {
+        const Value& sv = out[static_cast<size_t>(1 + carried_ + i)];
+        if (!sv.is_tensor()) return ctx.Error("scan output {} is not a tensor", i);
+        scans[static_cast<size_t>(i)].push_back(sv.tensor());
+      }
     }
     for (int i = 0; i < carried_ && i < ctx.num_outputs(); ++i)
-      ctx.SetOutput(i, state[static_cast<size_t>(i)]);
+      ctx.SetOutputValue(i, state[static_cast<size_t>(i)]);
     for (int i = 0; i < scan_outputs_ && carried_ + i < ctx.num_outputs(); ++i) {
       HONE_ASSIGN_OR_RETURN(Tensor t, Stack(ctx.node(), scans[static_cast<size_t>(i)], 0, false,
                                             scan_dtypes_[static_cast<size_t>(i)]));
@@ -175,9 +184,10 @@ class Scan final : public Kernel {
     HONE_ASSIGN_OR_RETURN(body_, ctx.CompileSubgraph(*body));
     return Status::Ok();
   }
+  bool AcceptsAnyValue() const override { return true; }
   Status Compute(ComputeContext& ctx) const override {
-    std::vector<Tensor> state;
-    for (int i = 0; i < n_; ++i) state.push_back(*ctx.input(i));
+    std::vector<Value> state;
+    for (int i = 0; i < n_; ++i) state.push_back(*ctx.input_value(i));
     int64_t len = -1;
     std::vector<int64_t> axes(static_cast<size_t>(m_));
     for (int j = 0; j < m_; ++j) {
@@ -191,17 +201,20 @@ class Scan final : public Kernel {
     }
     std::vector<std::vector<Tensor>> outs(static_cast<size_t>(k_));
     for (int64_t t = 0; t < len; ++t) {
-      std::vector<Tensor> in = state;
+      std::vector<Value> in = state;
       for (int j = 0; j < m_; ++j) {
         int64_t k = in_dirs_[static_cast<size_t>(j)] ? len - 1 - t : t;
         in.push_back(TakeSlice(*ctx.input(n_ + j), axes[static_cast<size_t>(j)], k));
       }
-      HONE_ASSIGN_OR_RETURN(std::vector<Tensor> out, ctx.RunSubgraph(*body_, in));
+      HONE_ASSIGN_OR_RETURN(std::vector<Value> out, ctx.RunSubgraph(*body_, in));
       for (int i = 0; i < n_; ++i) state[static_cast<size_t>(i)] = out[static_cast<size_t>(i)];
       for (int i = 0; i < k_; ++i)
-        outs[static_cast<size_t>(i)].push_back(out[static_cast<size_t>(n_ + i)]);
+        if (!out[static_cast<size_t>(n_ + i)].is_tensor())
+          return ctx.Error("scan output {} is not a tensor", i);
+      for (int i = 0; i < k_; ++i)
+        outs[static_cast<size_t>(i)].push_back(out[static_cast<size_t>(n_ + i)].tensor());
     }
-    for (int i = 0; i < n_; ++i) ctx.SetOutput(i, state[static_cast<size_t>(i)]);
+    for (int i = 0; i < n_; ++i) ctx.SetOutputValue(i, state[static_cast<size_t>(i)]);
     for (int i = 0; i < k_; ++i) {
       HONE_ASSIGN_OR_RETURN(
           Tensor t,

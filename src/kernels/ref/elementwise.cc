@@ -2,7 +2,7 @@
 // ONNX operators: unary math and activations (Abs .. Gelu, opsets 6-22), binary arithmetic,
 // comparison and logic with multidirectional broadcasting (Add/Sub/Mul/Div 7-14, Pow 7-15,
 // Equal/Less/Greater 7-19, ...), variadic Sum/Mean/Max/Min (8-13), Where (9-16), Clip (6-13),
-// PRelu (7-16), Cast (6-21), Identity (1-21), Dropout (7-22).
+// PRelu (7-16), Identity (1-21), Dropout (7-22). Cast and CastLike live in cast.cc.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -584,10 +584,13 @@ class Clip final : public Kernel {
   float lo_ = 0, hi_ = 0;
 };
 
+// Identity passes any value through: tensors, sequences (16+) and optionals (16+).
 class Identity final : public Kernel {
  public:
+  bool AcceptsAnyValue() const override { return true; }
   Status Compute(ComputeContext& ctx) const override {
-    ctx.SetOutput(0, *ctx.input(0));
+    const Value* v = ctx.input_value(0);
+    ctx.SetOutputValue(0, v ? *v : Value::None());
     return Status::Ok();
   }
 };
@@ -606,126 +609,6 @@ class Dropout final : public Kernel {
       std::fill(m.data<bool>(), m.data<bool>() + m.numel(), true);
     }
     return Status::Ok();
-  }
-};
-
-template <typename To, typename From>
-To ConvertValue(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
-    return static_cast<Acc<From>>(v) != Acc<From>(0);
-  } else if constexpr (kIsFloat<To>) {
-    return static_cast<To>(static_cast<Acc<To>>(static_cast<Acc<From>>(v)));
-  } else if constexpr (kIsFloat<From>) {
-    // float -> int: truncate; NaN/out of range are implementation-defined in ONNX, clamp here.
-    double d = static_cast<double>(static_cast<Acc<From>>(v));
-    if (std::isnan(d)) return To(0);
-    if (d <= static_cast<double>(std::numeric_limits<To>::lowest()))
-      return std::numeric_limits<To>::lowest();
-    if (d >= static_cast<double>(std::numeric_limits<To>::max()))
-      return std::numeric_limits<To>::max();
-    return static_cast<To>(d);
-  } else {
-    return static_cast<To>(v);
-  }
-}
-
-Status CastTensor(const Node& node, const Tensor& x, Tensor& y) {
-  const int64_t n = x.numel();
-  if (x.dtype() == DataType::kString) {
-    return VisitAll(node, y.dtype(), [&]<typename To>() -> Status {
-      const std::string* src = x.data<std::string>();
-      To* dst = y.data<To>();
-      for (int64_t i = 0; i < n; ++i) {
-        const std::string& s = src[i];
-        if constexpr (std::is_same_v<To, bool>) {
-          dst[i] = !(s == "0" || s == "false" || s == "False" || s.empty());
-        } else {
-          char* end = nullptr;
-          double d = std::strtod(s.c_str(), &end);
-          if (end == s.c_str())
-            return InvalidArgument("{}: cannot cast '{}' to a number", node.Describe(), s);
-          dst[i] = ConvertValue<To, double>(d);
-        }
-      }
-      return Status::Ok();
-    });
-  }
-  if (y.dtype() == DataType::kString) {
-    return VisitAll(node, x.dtype(), [&]<typename From>() {
-      const From* src = x.data<From>();
-      std::string* dst = y.data<std::string>();
-      for (int64_t i = 0; i < n; ++i) {
-        if constexpr (kIsFloat<From>) {
-          double d = static_cast<double>(static_cast<Acc<From>>(src[i]));
-          if (std::isnan(d))
-            dst[i] = "NaN";
-          else if (std::isinf(d))
-            dst[i] = d > 0 ? "INF" : "-INF";
-          else
-            dst[i] = fmt::format("{}", static_cast<Acc<From>>(src[i]));
-        } else if constexpr (std::is_same_v<From, bool>) {
-          dst[i] = src[i] ? "1" : "0";
-        } else {
-          dst[i] = std::to_string(src[i]);
-        }
-      }
-      return Status::Ok();
-    });
-  }
-  return VisitAll(node, x.dtype(), [&]<typename From>() {
-    return VisitAll(node, y.dtype(), [&]<typename To>() {
-      const From* src = x.data<From>();
-      To* dst = y.data<To>();
-      for (int64_t i = 0; i < n; ++i) dst[i] = ConvertValue<To, From>(src[i]);
-      return Status::Ok();
-    });
-  });
-}
-
-class Cast final : public Kernel {
- public:
-  Status Init(const InitContext& ctx) override {
-    if (ctx.opset() >= 6) {
-      to_ = static_cast<DataType>(ctx.attr_int("to", 0));
-    } else {
-      auto name = ctx.attr_string("to", "");
-      std::string lower;
-      for (char c : name) lower += static_cast<char>(std::tolower(c));
-      if (lower == "float") lower = "float32";
-      if (lower == "double") lower = "float64";
-      auto d = DataTypeFromName(lower);
-      if (!d) return ctx.Invalid("unknown cast target '{}'", name);
-      to_ = *d;
-    }
-    if (DataTypeSize(to_) == 0 && to_ != DataType::kString)
-      return ctx.Invalid("cast to {} is not supported", DataTypeName(to_));
-    return Status::Ok();
-  }
-  Status Compute(ComputeContext& ctx) const override {
-    const Tensor& x = *ctx.input(0);
-    if (x.dtype() == to_) {
-      ctx.SetOutput(0, x);
-      return Status::Ok();
-    }
-    Tensor& y = ctx.Output(0, to_, x.shape());
-    return CastTensor(ctx.node(), x, y);
-  }
-
- private:
-  DataType to_ = DataType::kUndefined;
-};
-
-class CastLike final : public Kernel {
- public:
-  Status Compute(ComputeContext& ctx) const override {
-    const Tensor& x = *ctx.input(0);
-    DataType to = ctx.input(1)->dtype();
-    if (x.dtype() == to) {
-      ctx.SetOutput(0, x);
-      return Status::Ok();
-    }
-    Tensor& y = ctx.Output(0, to, x.shape());
-    return CastTensor(ctx.node(), x, y);
   }
 };
 
@@ -806,7 +689,5 @@ std::unique_ptr<Kernel> CreateRefWhere() { return std::make_unique<Where>(); }
 std::unique_ptr<Kernel> CreateRefClip() { return std::make_unique<Clip>(); }
 std::unique_ptr<Kernel> CreateRefIdentity() { return std::make_unique<Identity>(); }
 std::unique_ptr<Kernel> CreateRefDropout() { return std::make_unique<Dropout>(); }
-std::unique_ptr<Kernel> CreateRefCast() { return std::make_unique<Cast>(); }
-std::unique_ptr<Kernel> CreateRefCastLike() { return std::make_unique<CastLike>(); }
 
 }  // namespace hone::ref
