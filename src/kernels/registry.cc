@@ -10,6 +10,9 @@ namespace hone {
 namespace ref {
 #include "kernels/ref/kernels.inc"
 }  // namespace ref
+namespace cpu {
+#include "kernels/cpu/kernels.inc"
+}  // namespace cpu
 #undef HONE_KERNEL
 
 const char* BackendName(Backend b) {
@@ -28,6 +31,10 @@ KernelRegistry::KernelRegistry() {
 #define HONE_KERNEL(domain, op, since, until, backend, factory) \
   defs_.push_back({domain, #op, since, until, Backend::backend, #factory, &ref::factory});
 #include "kernels/ref/kernels.inc"
+#undef HONE_KERNEL
+#define HONE_KERNEL(domain, op, since, until, backend, factory) \
+  defs_.push_back({domain, #op, since, until, Backend::backend, #factory, &cpu::factory});
+#include "kernels/cpu/kernels.inc"
 #undef HONE_KERNEL
   // Fast backends before the reference; the table order is kept within a backend.
   std::stable_sort(defs_.begin(), defs_.end(), [](const KernelDef& a, const KernelDef& b) {

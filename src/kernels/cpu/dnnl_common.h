@@ -1,0 +1,49 @@
+// oneDNN plumbing shared by the fast CPU kernels: one engine per process, per-call streams,
+// hone::Tensor <-> dnnl::memory wrapping, and a small per-shape primitive cache.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <vector>
+
+#include "hone/tensor.h"
+
+namespace hone::cpu {
+
+dnnl::engine& Engine();
+
+// Plain (C-order) memory descriptor of `shape` in f32.
+dnnl::memory::desc PlainDesc(const std::vector<int64_t>& shape);
+
+// Wraps a tensor's bytes (no copy); the tensor must outlive the memory object.
+dnnl::memory Wrap(const dnnl::memory::desc& md, const Tensor& t);
+
+// Thread-safe map from an input-shape signature to whatever a kernel builds for it (primitive,
+// prepacked weights). Entries are built once and shared by concurrent runs.
+template <typename Entry>
+class ShapeCache {
+ public:
+  template <typename Build>
+  std::shared_ptr<const Entry> Get(const std::vector<int64_t>& key, Build&& build) const {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = map_.find(key);
+      if (it != map_.end()) return it->second;
+    }
+    std::shared_ptr<const Entry> e = build();  // built outside the lock; a race builds twice
+    if (!e) return e;
+    std::lock_guard<std::mutex> lock(mu_);
+    return map_.emplace(key, e).first->second;
+  }
+
+ private:
+  mutable std::mutex mu_;  // guards map_
+  mutable std::map<std::vector<int64_t>, std::shared_ptr<const Entry>> map_;
+};
+
+// Sets the OpenMP thread count that oneDNN primitives use on the calling thread.
+void SetDnnlThreads(int threads);
+
+}  // namespace hone::cpu
