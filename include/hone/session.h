@@ -49,6 +49,16 @@ struct SessionOptions {
   int threads = 0;               // intra-op threads; 0 = one per core
   bool use_fast_kernels = true;  // false: reference kernels only
   bool verbose = false;          // log kernel choices and why others declined
+  bool profile = false;          // time every node; read with Session::profile()
+};
+
+// Accumulated per-node timings (SessionOptions::profile), subgraph nodes included.
+struct NodeProfile {
+  std::string node;    // node name
+  std::string op;      // op type
+  std::string kernel;  // implementation that ran, e.g. "CreateDnnlConv"
+  int64_t calls = 0;
+  double total_ms = 0;
 };
 
 struct ModelInfo {
@@ -87,6 +97,8 @@ class Session {
   const std::vector<ValueInfo>& inputs() const;
   const std::vector<ValueInfo>& outputs() const;
   const ModelInfo& info() const;
+  // Per-node timings accumulated over every Run since creation (empty unless profiling).
+  std::vector<NodeProfile> profile() const;
 
   // Feeds `inputs` by name (every graph input without an initializer is required) and returns
   // the requested outputs, all graph outputs when `output_names` is empty, in that order.

@@ -96,7 +96,7 @@ class Tensor {
   const std::vector<int64_t>& shape() const { return shape_; }
   int64_t rank() const { return static_cast<int64_t>(shape_.size()); }
   int64_t dim(int64_t i) const { return shape_[static_cast<size_t>(i)]; }
-  int64_t numel() const;
+  int64_t numel() const { return numel_; }  // cached: kernels call it in loop conditions
   size_t nbytes() const;
 
   void* raw_data() const;
@@ -116,6 +116,7 @@ class Tensor {
   std::vector<int64_t> shape_;
   std::shared_ptr<Buffer> buffer_;
   size_t offset_ = 0;
+  int64_t numel_ = 0;  // ShapeSize(shape_); the shape never changes after construction
 };
 
 // Number of elements of a shape (1 for a scalar).

@@ -187,9 +187,11 @@ Tensor Tensor::Empty(DataType dtype, std::vector<int64_t> shape) {
 
 Tensor::Tensor(DataType dtype, std::vector<int64_t> shape, std::shared_ptr<Buffer> buffer,
                size_t offset)
-    : dtype_(dtype), shape_(std::move(shape)), buffer_(std::move(buffer)), offset_(offset) {}
-
-int64_t Tensor::numel() const { return ShapeSize(shape_); }
+    : dtype_(dtype),
+      shape_(std::move(shape)),
+      buffer_(std::move(buffer)),
+      offset_(offset),
+      numel_(ShapeSize(shape_)) {}
 
 size_t Tensor::nbytes() const { return BytesFor(dtype_, numel()); }
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "core/errors.h"
 #include "ir/schema_check.h"
 
@@ -194,6 +196,14 @@ StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const Comp
       if (s.ok()) {
         pn.def = def;
         pn.kernel = std::move(kernel);
+        if (def->backend != Backend::kReference) {
+          for (const KernelDef* ref : candidates) {
+            if (ref->backend != Backend::kReference) continue;
+            auto fb = ref->create();
+            if (fb->Init(ictx).ok()) pn.fallback = std::move(fb);
+            break;
+          }
+        }
         if (options.verbose)
           spdlog::info("{}: {} chosen{}", node.Describe(), def->name,
                        declined.empty() ? "" : " (declined: " + declined + ")");
@@ -262,8 +272,18 @@ Status Execute(Frame& frame) {
     }
     std::vector<Value> outputs(pn.outputs.size());
     ComputeContext ctx(*pn.node, std::move(inputs), outputs, *frame.pool, frame);
+    const auto start =
+        frame.profiler ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status s = pn.kernel->Compute(ctx);
+    if (s.code() == StatusCode::kNotSupported && pn.fallback) {
+      std::fill(outputs.begin(), outputs.end(), Value());
+      s = pn.fallback->Compute(ctx);
+    }
     if (!s.ok()) return s;
+    if (frame.profiler)
+      frame.profiler->Add(
+          pn, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                  .count());
     for (size_t i = 0; i < pn.outputs.size(); ++i) {
       if (pn.outputs[i] < 0) continue;
       if (!outputs[i].is_set())
@@ -287,10 +307,30 @@ const Value* LookupOuter(const Frame* f, const std::string& name) {
 }
 }  // namespace
 
+void Profiler::Add(const PlanNode& pn, double ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodeProfile& p = by_node_[&pn];
+  if (p.calls == 0) {
+    p.node = pn.node->name;
+    p.op = pn.node->op_type;
+    p.kernel = std::string(pn.def->name);
+  }
+  p.calls++;
+  p.total_ms += ms;
+}
+
+std::vector<NodeProfile> Profiler::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<NodeProfile> out;
+  for (const auto& [k, v] : by_node_) out.push_back(v);
+  return out;
+}
+
 StatusOr<std::vector<Value>> RunPlan(const Plan& plan, const std::vector<Value>& inputs,
-                                     const Frame* parent, ThreadPool& pool) {
+                                     const Frame* parent, ThreadPool& pool, Profiler* profiler) {
   Frame frame;
   frame.plan = &plan;
+  frame.profiler = profiler ? profiler : (parent ? parent->profiler : nullptr);
   frame.parent = parent;
   frame.pool = &pool;
   frame.values.resize(plan.value_names.size());

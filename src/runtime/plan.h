@@ -2,7 +2,9 @@
 // Built once per (sub)graph at session creation; immutable afterwards and shared by every run.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -21,6 +23,9 @@ struct PlanNode {
   const Node* node = nullptr;  // owned by the Model (or a subgraph attribute) that the Plan serves
   const KernelDef* def = nullptr;
   std::unique_ptr<Kernel> kernel;
+  // The reference implementation, when `kernel` is a fast one: it serves the runs whose shapes
+  // the fast kernel declines at compute time (Compute returning NotSupported).
+  std::unique_ptr<Kernel> fallback;
   std::vector<int> inputs;           // value index, -1 = omitted
   std::vector<int> outputs;          // value index, -1 = unused
   std::vector<int> implicit_inputs;  // values read by this node's subgraphs
@@ -48,8 +53,20 @@ StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const Comp
                                                   const std::set<std::string>& outer);
 
 // Per-run state of one (sub)graph execution.
+// Per-node timings collected during runs (SessionOptions::profile). Thread-safe.
+class Profiler {
+ public:
+  void Add(const PlanNode& pn, double ms);
+  std::vector<NodeProfile> Snapshot() const;
+
+ private:
+  mutable std::mutex mu_;  // guards by_node_
+  std::map<const PlanNode*, NodeProfile> by_node_;
+};
+
 struct Frame {
   const Plan* plan = nullptr;
+  Profiler* profiler = nullptr;  // null unless profiling; borrowed from the session
   std::vector<Value> values;
   const Frame* parent = nullptr;
   ThreadPool* pool = nullptr;
@@ -61,6 +78,7 @@ Status Execute(Frame& frame);
 // Binds constants, captures and `inputs` (in plan->inputs order; unset = keep the
 // initializer) into a fresh frame, runs it and returns the graph outputs.
 StatusOr<std::vector<Value>> RunPlan(const Plan& plan, const std::vector<Value>& inputs,
-                                     const Frame* parent, ThreadPool& pool);
+                                     const Frame* parent, ThreadPool& pool,
+                                     Profiler* profiler = nullptr);
 
 }  // namespace hone

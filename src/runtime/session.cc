@@ -36,6 +36,7 @@ class SessionImpl {
   std::vector<ValueInfo> outputs;
   ModelInfo info;
   std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<Profiler> profiler;  // set when options.profile
 };
 
 namespace {
@@ -77,6 +78,7 @@ StatusOr<std::unique_ptr<SessionImpl>> Build(Model model, const SessionOptions& 
     info.parameter_bytes += static_cast<int64_t>(t.nbytes());
   }
   impl->pool = std::make_unique<ThreadPool>(options.threads);
+  if (options.profile) impl->profiler = std::make_unique<Profiler>();
   return impl;
 }
 
@@ -106,6 +108,9 @@ StatusOr<std::unique_ptr<Session>> Session::FromBytes(std::span<const uint8_t> b
 const std::vector<ValueInfo>& Session::inputs() const { return impl_->inputs; }
 const std::vector<ValueInfo>& Session::outputs() const { return impl_->outputs; }
 const ModelInfo& Session::info() const { return impl_->info; }
+std::vector<NodeProfile> Session::profile() const {
+  return impl_->profiler ? impl_->profiler->Snapshot() : std::vector<NodeProfile>{};
+}
 
 namespace {
 
@@ -181,7 +186,7 @@ StatusOr<std::vector<NamedValue>> Session::RunValues(
   }
   StatusOr<std::vector<Value>> result = Status(StatusCode::kInternal, "not run");
   try {
-    result = RunPlan(*s.plan, feed, nullptr, *s.pool);
+    result = RunPlan(*s.plan, feed, nullptr, *s.pool, s.profiler.get());
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::kOutOfMemory, "out of memory while running the model");
   }

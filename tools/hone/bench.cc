@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "cli.h"
 
@@ -19,6 +20,32 @@ double Percentile(std::vector<double> v, double p) {
   size_t k = static_cast<size_t>(std::min<double>(v.size() - 1, std::ceil(p * v.size()) - 1));
   return v[k];
 }
+void PrintProfile(std::vector<NodeProfile> nodes, int runs) {
+  double total = 0;
+  std::map<std::string, std::pair<double, int64_t>> by_op;  // op -> (ms, nodes)
+  for (const auto& n : nodes) {
+    total += n.total_ms;
+    auto& e = by_op[n.op + " [" + n.kernel + "]"];
+    e.first += n.total_ms;
+    e.second++;
+  }
+  std::vector<std::pair<std::string, std::pair<double, int64_t>>> ops(by_op.begin(), by_op.end());
+  std::sort(ops.begin(), ops.end(),
+            [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  fmt::print(
+      "\nprofile: ms per run (averaged over all {} runs incl. warm-up), by op type and kernel\n",
+      runs);
+  for (const auto& [op, e] : ops)
+    fmt::print("  {:<44} {:>4} nodes {:>10.3f} ms {:>6.1f}%\n", op, e.second, e.first / runs,
+               100 * e.first / std::max(total, 1e-9));
+  std::sort(nodes.begin(), nodes.end(),
+            [](const auto& a, const auto& b) { return a.total_ms > b.total_ms; });
+  fmt::print("slowest nodes:\n");
+  for (size_t i = 0; i < std::min<size_t>(nodes.size(), 10); ++i)
+    fmt::print("  {:<44} {:<16} {:>10.3f} ms\n", nodes[i].node.substr(0, 44), nodes[i].op,
+               nodes[i].total_ms / runs);
+}
+
 }  // namespace
 
 Runner SetupBench(CLI::App& app) {
@@ -27,6 +54,7 @@ Runner SetupBench(CLI::App& app) {
     std::vector<std::string> inputs;
     int threads = 0, warmup = 5, runs = 20;
     bool json = false;
+    bool profile = false;
     uint64_t seed = 0;
   };
   auto o = std::make_shared<Opts>();
@@ -41,12 +69,16 @@ Runner SetupBench(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_flag("--json", o->json, "print one JSON object");
+  app.add_flag("--profile", o->profile,
+               "after the timed runs, print time per op type and the slowest nodes (profiling "
+               "adds a little overhead to the timed runs)");
   app.add_flag(
       "--random", [](int64_t) {},
       "accepted for symmetry with `hone run`; bench always fills missing inputs randomly");
   return [o]() -> int {
     SessionOptions so;
     so.threads = o->threads;
+    so.profile = o->profile;
     auto t0 = std::chrono::steady_clock::now();
     auto s = Session::FromFile(o->model, so);
     double create_ms =
@@ -89,6 +121,7 @@ Runner SetupBench(CLI::App& app) {
           o->model, threads == 0 ? std::string("all cores") : std::to_string(threads), create_ms,
           o->runs, o->warmup, median, p90, mn, PeakRssMb());
     }
+    if (o->profile) PrintProfile((*s)->profile(), o->warmup + o->runs);
     return 0;
   };
 }
