@@ -10,6 +10,7 @@
 
 #include "kernels/ref/broadcast.h"
 #include "kernels/ref/common.h"
+#include "kernels/ref/numpy_random.h"
 
 namespace hone::ref {
 namespace {
@@ -595,21 +596,54 @@ class Identity final : public Kernel {
   }
 };
 
-// Dropout in inference: Y = X; the optional mask is all true.
+// Dropout. Inference (the usual case): Y = X and the optional mask is all true. Training mode
+// (input 2 true, opset 12+): mask = uniform[0,1) >= ratio drawn like NumPy's RandomState(seed),
+// Y = X * mask / (1 - ratio), as the ONNX reference does.
 class Dropout final : public Kernel {
  public:
-  Status Compute(ComputeContext& ctx) const override {
-    const Tensor& x = *ctx.input(0);
-    if (const Tensor* tm = ctx.input(2); tm && tm->numel() == 1 && tm->data<bool>()[0]) {
-      return NotSupported("{}: training_mode=true is not supported", ctx.node().Describe());
-    }
-    ctx.SetOutput(0, x);
-    if (ctx.num_outputs() > 1) {
-      Tensor& m = ctx.Output(1, DataType::kBool, x.shape());
-      std::fill(m.data<bool>(), m.data<bool>() + m.numel(), true);
-    }
+  Status Init(const InitContext& ctx) override {
+    has_seed_ = ctx.has_attr("seed");
+    seed_ = ctx.attr_int("seed", 0);
     return Status::Ok();
   }
+  Status Compute(ComputeContext& ctx) const override {
+    const Tensor& x = *ctx.input(0);
+    const Tensor* tm = ctx.input(2);
+    const bool training =
+        tm && tm->numel() == 1 && tm->dtype() == DataType::kBool && tm->data<bool>()[0];
+    double ratio = 0.5;
+    if (const Tensor* r = ctx.input(1)) {
+      HONE_ASSIGN_OR_RETURN(ratio, ToScalar(ctx.node(), *r, "ratio"));
+    }
+    if (!training || ratio == 0) {
+      ctx.SetOutput(0, x);
+      if (ctx.num_outputs() > 1) {
+        Tensor& m = ctx.Output(1, DataType::kBool, x.shape());
+        std::fill(m.data<bool>(), m.data<bool>() + m.numel(), true);
+      }
+      return Status::Ok();
+    }
+    if (ratio < 0 || ratio >= 1) return ctx.Error("ratio must be in [0, 1), got {}", ratio);
+    LegacyRandomState rng(has_seed_ ? static_cast<uint32_t>(seed_) : std::random_device{}());
+    Tensor& y = ctx.Output(0, x.dtype(), x.shape());
+    Tensor mask = Tensor::Empty(DataType::kBool, x.shape());
+    bool* pm = mask.data<bool>();
+    for (int64_t i = 0; i < x.numel(); ++i) pm[i] = rng.NextDouble() >= ratio;
+    if (ctx.num_outputs() > 1) ctx.SetOutput(1, mask);
+    return VisitFloat(ctx.node(), x.dtype(), [&]<typename T>() {
+      using C = Acc<T>;
+      const C scale = static_cast<C>(1.0 / (1.0 - ratio));
+      const T* px = x.data<T>();
+      T* py = y.data<T>();
+      for (int64_t i = 0; i < x.numel(); ++i)
+        py[i] = static_cast<T>(pm[i] ? static_cast<C>(px[i]) * scale : C(0));
+      return Status::Ok();
+    });
+  }
+
+ private:
+  bool has_seed_ = false;
+  int64_t seed_ = 0;
 };
 
 }  // namespace
