@@ -1,8 +1,6 @@
 // Reference regular-expression kernel.
 // ONNX operator: RegexFullMatch (opsets 20-22): Y[i] = X[i] fully matches `pattern` (RE2 syntax).
-// Built only when the project links RE2 (HONE_HAVE_RE2, Debian: libre2-dev); otherwise this file
-// compiles to nothing and kernels.inc leaves the op out.
-#ifdef HONE_HAVE_RE2
+// RE2 comes from Debian's libre2-dev.
 
 #include <re2/re2.h>
 
@@ -49,5 +47,3 @@ class RegexFullMatch final : public Kernel {
 std::unique_ptr<Kernel> CreateRefRegexFullMatch() { return std::make_unique<RegexFullMatch>(); }
 
 }  // namespace hone::ref
-
-#endif  // HONE_HAVE_RE2
