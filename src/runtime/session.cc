@@ -11,6 +11,7 @@
 #include "core/errors.h"
 #include "core/thread_pool.h"
 #include "ir/onnx_import.h"
+#include "passes/constants_to_initializers.h"
 #include "runtime/plan.h"
 
 namespace hone {
@@ -56,6 +57,14 @@ StatusOr<std::unique_ptr<SessionImpl>> Build(Model model, const SessionOptions& 
   auto impl = std::make_unique<SessionImpl>();
   impl->model = std::move(model);
   impl->options = options;
+  // The op histogram describes the model as given; parameters include Constant-node weights.
+  CountOps(impl->model.graph, impl->info);
+  HONE_ASSIGN_OR_RETURN(int folded, ConstantsToInitializers(impl->model.graph));
+  (void)folded;
+  for (const auto& [name, t] : impl->model.graph.initializers) {
+    impl->info.parameter_count += t.numel();
+    impl->info.parameter_bytes += static_cast<int64_t>(t.nbytes());
+  }
   const Graph& g = impl->model.graph;
   CompileOptions copts;
   copts.opsets = &impl->model.opsets;
@@ -72,11 +81,6 @@ StatusOr<std::unique_ptr<SessionImpl>> Build(Model model, const SessionOptions& 
   info.opsets = impl->model.opsets;
   info.producer = impl->model.producer_name +
                   (impl->model.producer_version.empty() ? "" : " " + impl->model.producer_version);
-  CountOps(g, info);
-  for (const auto& [name, t] : g.initializers) {
-    info.parameter_count += t.numel();
-    info.parameter_bytes += static_cast<int64_t>(t.nbytes());
-  }
   impl->pool = std::make_unique<ThreadPool>(options.threads);
   if (options.profile) impl->profiler = std::make_unique<Profiler>();
   return impl;
