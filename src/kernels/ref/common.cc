@@ -77,4 +77,40 @@ void CopyElements(const Tensor& src, int64_t src_offset, Tensor& dst, int64_t ds
               static_cast<size_t>(count) * es);
 }
 
+int64_t CheckedShapeSize(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return -1;
+  return n;
+}
+
+int64_t Product(const std::vector<int64_t>& s, size_t begin, size_t end) {
+  int64_t p = 1;
+  for (size_t i = begin; i < end && i < s.size(); ++i) p *= s[i];
+  return p;
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+Status ReadDoubles(const ComputeContext& ctx, const Tensor& t, std::vector<double>& out) {
+  out.resize(static_cast<size_t>(t.numel()));
+  return VisitFloat(ctx.node(), t.dtype(), [&]<typename T>() {
+    const T* p = t.data<T>();
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(static_cast<Acc<T>>(p[i]));
+    return Status::Ok();
+  });
+}
+
+Status WriteFloats(const ComputeContext& ctx, const std::vector<double>& v, Tensor& out) {
+  return VisitFloat(ctx.node(), out.dtype(), [&]<typename T>() {
+    T* dst = out.data<T>();
+    for (size_t i = 0; i < v.size(); ++i) dst[i] = static_cast<T>(static_cast<Acc<T>>(v[i]));
+    return Status::Ok();
+  });
+}
+
 }  // namespace hone::ref

@@ -137,6 +137,38 @@ StatusOr<std::vector<int64_t>> ToInt64Vector(const Node& node, const Tensor& t, 
 // Reads a scalar (or 1-element tensor) as double.
 StatusOr<double> ToScalar(const Node& node, const Tensor& t, const char* what);
 
+// Calls f.template operator()<T>() with an unsigned integer type of the element's byte size, or
+// std::string for strings: data movement does not need the element's arithmetic type.
+template <typename F>
+Status VisitBySize(const Node& node, DataType d, F&& f) {
+  if (d == DataType::kString) return f.template operator()<std::string>();
+  switch (DataTypeSize(d)) {
+    case 1:
+      return f.template operator()<uint8_t>();
+    case 2:
+      return f.template operator()<uint16_t>();
+    case 4:
+      return f.template operator()<uint32_t>();
+    case 8:
+      return f.template operator()<uint64_t>();
+    default:
+      return UnsupportedDtype(node, d);
+  }
+}
+
+// Element count of a shape, or -1 when a dimension is negative or the product overflows.
+int64_t CheckedShapeSize(const std::vector<int64_t>& shape);
+
+// Product of s[begin, end) (clipped to s.size()).
+int64_t Product(const std::vector<int64_t>& s, size_t begin, size_t end);
+
+// Floor division (rounds towards negative infinity), b != 0.
+int64_t FloorDiv(int64_t a, int64_t b);
+
+// Reads a tensor of any float dtype into doubles / writes doubles into one.
+Status ReadDoubles(const ComputeContext& ctx, const Tensor& t, std::vector<double>& out);
+Status WriteFloats(const ComputeContext& ctx, const std::vector<double>& v, Tensor& out);
+
 // Copies a whole tensor to another (same dtype and element count), strings included.
 void CopyElements(const Tensor& src, int64_t src_offset, Tensor& dst, int64_t dst_offset,
                   int64_t count);

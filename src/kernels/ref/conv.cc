@@ -19,12 +19,6 @@ namespace {
 constexpr int kMaxSpatial = 3;
 using Dims = std::array<int64_t, kMaxSpatial>;
 
-// Python-style floor division (total padding may be negative for ConvTranspose).
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
 
 enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
 

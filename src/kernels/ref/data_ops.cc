@@ -22,25 +22,6 @@
 namespace hone::ref {
 namespace {
 
-// Calls f.template operator()<T>() with an unsigned integer type of the
-// element's byte size, or std::string for strings: data movement does not need
-// the element's arithmetic type.
-template <typename F>
-Status VisitBySize(const Node& node, DataType d, F&& f) {
-  if (d == DataType::kString) return f.template operator()<std::string>();
-  switch (DataTypeSize(d)) {
-    case 1:
-      return f.template operator()<uint8_t>();
-    case 2:
-      return f.template operator()<uint16_t>();
-    case 4:
-      return f.template operator()<uint32_t>();
-    case 8:
-      return f.template operator()<uint64_t>();
-    default:
-      return UnsupportedDtype(node, d);
-  }
-}
 
 // A read-only view of an int32 or int64 index tensor.
 struct IndexView {
@@ -68,20 +49,7 @@ inline bool FixIndex(int64_t& i, int64_t dim) {
   return i >= 0 && i < dim;
 }
 
-int64_t Product(const std::vector<int64_t>& s, size_t begin, size_t end) {
-  int64_t p = 1;
-  for (size_t i = begin; i < end && i < s.size(); ++i) p *= s[i];
-  return p;
-}
 
-// The element count of `shape`, or -1 when a dimension is negative or the count overflows.
-int64_t CheckedShapeSize(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return -1;
-  }
-  return n;
-}
 
 // Copies from `src` to `dst` (shape `out_shape`, C order) where output
 // coordinate c_d in dim d reads source offset sum_d maps[d][c_d]; a map entry

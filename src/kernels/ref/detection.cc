@@ -13,14 +13,6 @@
 namespace hone::ref {
 namespace {
 
-Status ReadDoubles(const ComputeContext& ctx, const Tensor& t, std::vector<double>& out) {
-  out.resize(static_cast<size_t>(t.numel()));
-  return VisitFloat(ctx.node(), t.dtype(), [&]<typename T>() {
-    const T* p = t.data<T>();
-    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(static_cast<Acc<T>>(p[i]));
-    return Status::Ok();
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // RoiAlign

@@ -33,13 +33,6 @@ Status CheckFloatDtype(const InitContext& ctx, int64_t code, DataType& dt) {
   return Status::Ok();
 }
 
-Status WriteFloats(const ComputeContext& ctx, const std::vector<double>& v, Tensor& out) {
-  return VisitFloat(ctx.node(), out.dtype(), [&]<typename T>() {
-    for (size_t i = 0; i < v.size(); ++i)
-      out.data<T>()[i] = static_cast<T>(static_cast<Acc<T>>(v[i]));
-    return Status::Ok();
-  });
-}
 
 enum class Dist { kUniform, kNormal };
 

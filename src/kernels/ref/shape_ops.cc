@@ -18,34 +18,7 @@
 namespace hone::ref {
 namespace {
 
-// Calls f.template operator()<T>() with an unsigned integer type of the
-// element's byte size, or std::string for strings: data movement does not need
-// the element's arithmetic type.
-template <typename F>
-Status VisitBySize(const Node& node, DataType d, F&& f) {
-  if (d == DataType::kString) return f.template operator()<std::string>();
-  switch (DataTypeSize(d)) {
-    case 1:
-      return f.template operator()<uint8_t>();
-    case 2:
-      return f.template operator()<uint16_t>();
-    case 4:
-      return f.template operator()<uint32_t>();
-    case 8:
-      return f.template operator()<uint64_t>();
-    default:
-      return UnsupportedDtype(node, d);
-  }
-}
 
-// The element count of `shape`, or -1 when a dimension is negative or the count overflows.
-int64_t CheckedShapeSize(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return -1;
-  }
-  return n;
-}
 
 class Reshape final : public Kernel {
  public:

@@ -27,14 +27,6 @@ Status ReadFloats(const ComputeContext& ctx, const Tensor& t, std::vector<double
   return Status::Ok();
 }
 
-// Writes doubles to a float output of dtype `dt`.
-Status WriteFloats(const ComputeContext& ctx, const std::vector<double>& v, Tensor& out) {
-  return VisitFloat(ctx.node(), out.dtype(), [&]<typename T>() {
-    T* dst = out.data<T>();
-    for (size_t i = 0; i < v.size(); ++i) dst[i] = static_cast<T>(static_cast<Acc<T>>(v[i]));
-    return Status::Ok();
-  });
-}
 
 // Reads a scalar integer input (int32 / int64, rank 0 or one element).
 StatusOr<int64_t> ReadIntScalar(const ComputeContext& ctx, const Tensor& t, const char* what) {

@@ -15,15 +15,6 @@
 namespace hone::ref {
 namespace {
 
-// Reads a float tensor of any float dtype into doubles.
-Status ReadDoubles(const ComputeContext& ctx, const Tensor& t, std::vector<double>& out) {
-  out.resize(static_cast<size_t>(t.numel()));
-  return VisitFloat(ctx.node(), t.dtype(), [&]<typename T>() {
-    const T* p = t.data<T>();
-    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(static_cast<Acc<T>>(p[i]));
-    return Status::Ok();
-  });
-}
 
 // Reads a numeric tensor of any dtype into doubles.
 Status ReadNumeric(const ComputeContext& ctx, const Tensor& t, std::vector<double>& out) {
