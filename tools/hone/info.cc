@@ -6,6 +6,24 @@
 #include "cli.h"
 
 namespace hone::cli {
+namespace {
+// "float32", "seq(float32)", "optional(float32)", "optional(seq(float32))".
+std::string TypeName(const ValueInfo& v) {
+  std::string t = DataTypeName(v.dtype);
+  switch (v.kind) {
+    case ValueInfo::Kind::kSequence:
+      return "seq(" + t + ")";
+    case ValueInfo::Kind::kOptionalTensor:
+      return "optional(" + t + ")";
+    case ValueInfo::Kind::kOptionalSequence:
+      return "optional(seq(" + t + "))";
+    case ValueInfo::Kind::kOther:
+      return "map/other";
+    default:
+      return t;
+  }
+}
+}  // namespace
 
 Runner SetupInfo(CLI::App& app) {
   auto model = std::make_shared<std::string>();
@@ -22,10 +40,10 @@ Runner SetupInfo(CLI::App& app) {
       fmt::print("opset:      {} {}\n", domain.empty() ? "ai.onnx" : domain, v);
     fmt::print("inputs:\n");
     for (const auto& in : session.inputs())
-      fmt::print("  {:<24} {:<8} {}\n", in.name, DataTypeName(in.dtype), DimsToString(in));
+      fmt::print("  {:<24} {:<8} {}\n", in.name, TypeName(in), DimsToString(in));
     fmt::print("outputs:\n");
     for (const auto& out : session.outputs())
-      fmt::print("  {:<24} {:<8} {}\n", out.name, DataTypeName(out.dtype), DimsToString(out));
+      fmt::print("  {:<24} {:<8} {}\n", out.name, TypeName(out), DimsToString(out));
     fmt::print("parameters: {} ({:.2f} MB)\n", info.parameter_count,
                static_cast<double>(info.parameter_bytes) / 1e6);
     fmt::print("nodes:      {}\n", info.node_count);

@@ -97,7 +97,9 @@ Runner SetupRun(CLI::App& app) {
     if (!s.ok()) return Fail(s.status());
     auto feed = LoadInputs(**s, o->inputs, o->random, o->seed);
     if (!feed.ok()) return Fail(feed.status());
-    auto out = (*s)->Run(*feed);
+    std::vector<NamedValue> values;
+    for (auto& nt : *feed) values.push_back({nt.name, Value(nt.tensor)});
+    auto out = (*s)->RunValues(values);
     if (!out.ok()) return Fail(out.status());
     std::error_code ec;
     std::filesystem::create_directories(o->output_dir, ec);
@@ -105,13 +107,27 @@ Runner SetupRun(CLI::App& app) {
       return Fail(
           Status(StatusCode::kInvalidArgument,
                  fmt::format("cannot create output folder '{}': {}", o->output_dir, ec.message())));
-    for (const auto& nt : *out) {
-      std::string path = (std::filesystem::path(o->output_dir) / (SanitizeName(nt.name) + ".npy"));
-      Status w = WriteNpy(path, nt.tensor);
+    auto write = [&](const std::string& label, const std::string& file, const Tensor& t) {
+      std::string path = (std::filesystem::path(o->output_dir) / file).string();
+      Status w = WriteNpy(path, t);
       if (!w.ok()) {
-        fmt::print(stderr, "hone: output '{}' not written: {}\n", nt.name, w.message());
+        fmt::print(stderr, "hone: output '{}' not written: {}\n", label, w.message());
       } else {
-        fmt::print("{} -> {}\n  {}\n", nt.name, path, Summary(nt.tensor));
+        fmt::print("{} -> {}\n  {}\n", label, path, Summary(t));
+      }
+    };
+    for (const auto& nv : *out) {
+      const std::string base = SanitizeName(nv.name);
+      if (nv.value.is_tensor()) {
+        write(nv.name, base + ".npy", nv.value.tensor());
+      } else if (nv.value.is_sequence()) {
+        // A sequence output: one NAME_K.npy per element.
+        const auto& items = nv.value.sequence();
+        fmt::print("{}: sequence of {} tensors\n", nv.name, items.size());
+        for (size_t k = 0; k < items.size(); ++k)
+          write(fmt::format("{}[{}]", nv.name, k), fmt::format("{}_{}.npy", base, k), items[k]);
+      } else {
+        fmt::print("{}: empty optional (no file written)\n", nv.name);
       }
     }
     return 0;
