@@ -1,6 +1,6 @@
-// Graph pass: Constant nodes become initializers, so kernels see their values at session
-// creation (prepacked weights) and no node runs for them. Exporters such as paddle2onnx store
-// every weight as a Constant node.
+// Graph pass: Constant nodes, and Identity nodes of initializers, become initializers, so kernels
+// see their values at session creation (prepacked weights) and no node runs for them. Exporters
+// store weights this way: paddle2onnx as Constant nodes, PyTorch shared weights as Identity.
 #pragma once
 
 #include "hone/status.h"

@@ -66,3 +66,56 @@ TEST(ConstantsToInitializers, SessionResultsAreUnchanged) {
 
 }  // namespace
 }  // namespace hone
+
+namespace hone {
+namespace {
+using namespace hone::testing;  // NOLINT
+
+TEST(ConstantsToInitializers, FoldsIdentityOfInitializers) {
+  auto m = AddModel();  // Y = X + B, B an initializer
+  auto* g = m.mutable_graph();
+  g->mutable_node(0)->set_input(1, "B2");
+  auto* id = g->add_node();
+  *id = g->node(0);
+  // Put Identity(B) -> B2 first.
+  g->mutable_node(0)->Clear();
+  g->mutable_node(0)->set_op_type("Identity");
+  g->mutable_node(0)->set_name("id");
+  g->mutable_node(0)->add_input("B");
+  g->mutable_node(0)->add_output("B2");
+  std::string bytes = Bytes(m);
+  auto model = ImportOnnxModel(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), {});
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  auto folded = ConstantsToInitializers(model->graph);
+  ASSERT_TRUE(folded.ok());
+  EXPECT_EQ(*folded, 1);
+  ASSERT_EQ(model->graph.nodes.size(), 1u);
+  EXPECT_EQ(model->graph.nodes[0].op_type, "Add");
+  ASSERT_TRUE(model->graph.initializers.count("B2"));
+  auto s = Load(m);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto out = (*s)->Run({{"X", FloatTensor({1, 3}, {0, 0, 0})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].tensor.data<float>()[2], 3.0f);
+}
+
+TEST(ConstantsToInitializers, KeepsIdentityOfOverridableInitializers) {
+  auto m = AddModel();
+  auto* g = m.mutable_graph();
+  SetType(g->add_input(), "B", onnx::TensorProto::FLOAT, {3});  // B can be fed at run time
+  g->mutable_node(0)->set_input(1, "B2");
+  *g->add_node() = g->node(0);
+  g->mutable_node(0)->Clear();
+  g->mutable_node(0)->set_op_type("Identity");
+  g->mutable_node(0)->add_input("B");
+  g->mutable_node(0)->add_output("B2");
+  auto s = Load(m);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto out = (*s)->Run({{"X", FloatTensor({1, 3}, {0, 0, 0})}, {"B", FloatTensor({3}, {7, 8, 9})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].tensor.data<float>()[2], 9.0f);
+}
+
+}  // namespace
+}  // namespace hone
