@@ -19,7 +19,6 @@ namespace {
 constexpr int kMaxSpatial = 3;
 using Dims = std::array<int64_t, kMaxSpatial>;
 
-
 enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
 
 StatusOr<AutoPad> ParseAutoPad(const InitContext& ctx) {

@@ -22,7 +22,6 @@
 namespace hone::ref {
 namespace {
 
-
 // A read-only view of an int32 or int64 index tensor.
 struct IndexView {
   const int32_t* i32 = nullptr;
@@ -48,8 +47,6 @@ inline bool FixIndex(int64_t& i, int64_t dim) {
   if (i < 0) i += dim;
   return i >= 0 && i < dim;
 }
-
-
 
 // Copies from `src` to `dst` (shape `out_shape`, C order) where output
 // coordinate c_d in dim d reads source offset sum_d maps[d][c_d]; a map entry

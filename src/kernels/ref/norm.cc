@@ -16,7 +16,6 @@
 namespace hone::ref {
 namespace {
 
-
 class BatchNormalization final : public Kernel {
  public:
   Status Init(const InitContext& ctx) override {

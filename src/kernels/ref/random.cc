@@ -33,7 +33,6 @@ Status CheckFloatDtype(const InitContext& ctx, int64_t code, DataType& dt) {
   return Status::Ok();
 }
 
-
 enum class Dist { kUniform, kNormal };
 
 // RandomUniform / RandomNormal (kLike = false: shape attribute) and the *Like variants.

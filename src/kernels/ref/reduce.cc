@@ -20,7 +20,6 @@
 namespace hone::ref {
 namespace {
 
-
 enum class RKind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
 
 // The accumulator of a reduction: double for floats, 64-bit integers for

@@ -18,8 +18,6 @@
 namespace hone::ref {
 namespace {
 
-
-
 class Reshape final : public Kernel {
  public:
   Status Init(const InitContext& ctx) override {

@@ -27,7 +27,6 @@ Status ReadFloats(const ComputeContext& ctx, const Tensor& t, std::vector<double
   return Status::Ok();
 }
 
-
 // Reads a scalar integer input (int32 / int64, rank 0 or one element).
 StatusOr<int64_t> ReadIntScalar(const ComputeContext& ctx, const Tensor& t, const char* what) {
   if (t.numel() != 1)

@@ -15,7 +15,6 @@
 namespace hone::ref {
 namespace {
 
-
 // Reads a numeric tensor of any dtype into doubles.
 Status ReadNumeric(const ComputeContext& ctx, const Tensor& t, std::vector<double>& out) {
   out.resize(static_cast<size_t>(t.numel()));
