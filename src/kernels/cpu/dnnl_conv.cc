@@ -2,6 +2,7 @@
 // signature into the layout oneDNN picks; activations stay in plain NCHW at the node's edges.
 // Declines (the reference kernel serves) for non-constant weights, other ranks or dtypes.
 #include <algorithm>
+#include <chrono>
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/dnnl_common.h"
@@ -47,27 +48,11 @@ class DnnlConv final : public Kernel {
     // Anything unusual declines at run time; the reference kernel then serves (or reports) it.
     if (x.dtype() != DataType::kFloat32 || x.rank() != 4) return Decline("X is not float32 NCHW");
     if (x.dim(1) != w_->dim(1) * group_) return Decline("channel count mismatch");
-    auto entry = cache_.Get(x.shape(), [&] { return Build(x.shape()); });
+    SetDnnlThreads(ctx.pool().parallelism());  // also for the timing runs in Choose
+    auto entry = cache_.Get(x.shape(), [&] { return Choose(x.shape()); });
     if (!entry) return Decline("oneDNN could not build a convolution for this shape");
     Tensor& y = ctx.Output(0, DataType::kFloat32, entry->out_shape);
-    SetDnnlThreads(ctx.pool().parallelism());
-    dnnl::stream stream(Engine());
-    memory src = Wrap(entry->plain_src_md, x);
-    memory dst = Wrap(entry->plain_dst_md, y);
-    // The primitive's own layouts (often channel-blocked); reorder at the node's edges.
-    memory prim_src = src, prim_dst = dst;
-    if (entry->src_md != entry->plain_src_md) {
-      prim_src = memory(entry->src_md, Engine());
-      dnnl::reorder(src, prim_src).execute(stream, src, prim_src);
-    }
-    if (entry->dst_md != entry->plain_dst_md) prim_dst = memory(entry->dst_md, Engine());
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, prim_src}, {DNNL_ARG_WEIGHTS, entry->weights}, {DNNL_ARG_DST, prim_dst}};
-    if (b_) args.emplace(DNNL_ARG_BIAS, entry->bias);
-    entry->prim.execute(stream, args);
-    if (entry->dst_md != entry->plain_dst_md)
-      dnnl::reorder(prim_dst, dst).execute(stream, prim_dst, dst);
-    stream.wait();
+    Execute(*entry, x, y);
     return Status::Ok();
   }
 
@@ -80,7 +65,48 @@ class DnnlConv final : public Kernel {
     std::vector<int64_t> out_shape;
   };
 
-  std::shared_ptr<const Entry> Build(const std::vector<int64_t>& xs) const {
+  void Execute(const Entry& e, const Tensor& x, Tensor& y) const {
+    dnnl::stream stream(Engine());
+    memory src = Wrap(e.plain_src_md, x);
+    memory dst = Wrap(e.plain_dst_md, y);
+    // The primitive's own layouts (often channel-blocked); reorder at the node's edges.
+    memory prim_src = src, prim_dst = dst;
+    if (e.src_md != e.plain_src_md) {
+      prim_src = memory(e.src_md, Engine());
+      dnnl::reorder(src, prim_src).execute(stream, src, prim_src);
+    }
+    if (e.dst_md != e.plain_dst_md) prim_dst = memory(e.dst_md, Engine());
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, prim_src}, {DNNL_ARG_WEIGHTS, e.weights}, {DNNL_ARG_DST, prim_dst}};
+    if (b_) args.emplace(DNNL_ARG_BIAS, e.bias);
+    e.prim.execute(stream, args);
+    if (e.dst_md != e.plain_dst_md) dnnl::reorder(prim_dst, dst).execute(stream, prim_dst, dst);
+    stream.wait();
+  }
+
+  // oneDNN's preferred (blocked) layout plus reorders is usually fastest, but not always (small
+  // images with large batches). The first time a shape is seen, both ways run twice on scratch
+  // data and the faster one is kept for that shape.
+  std::shared_ptr<const Entry> Choose(const std::vector<int64_t>& xs) const {
+    auto blocked = Build(xs, /*plain=*/false);
+    auto plain = Build(xs, /*plain=*/true);
+    if (!blocked || !plain) return blocked ? blocked : plain;
+    Tensor x = Tensor::Empty(DataType::kFloat32, xs);
+    Tensor y = Tensor::Empty(DataType::kFloat32, blocked->out_shape);
+    auto time = [&](const Entry& e) {
+      double best = 1e30;
+      for (int i = 0; i < 2; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        Execute(e, x, y);
+        best = std::min(
+            best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      return best;
+    };
+    return time(*plain) < time(*blocked) ? plain : blocked;
+  }
+
+  std::shared_ptr<const Entry> Build(const std::vector<int64_t>& xs, bool plain) const {
     const int64_t kh = w_->dim(2), kw = w_->dim(3);
     int64_t pt = pads_[0], pl = pads_[1], pb = pads_[2], pr = pads_[3];
     int64_t oh, ow;
@@ -104,10 +130,12 @@ class DnnlConv final : public Kernel {
     e->out_shape = {xs[0], m, oh, ow};
     e->plain_src_md = PlainDesc(xs);
     e->plain_dst_md = PlainDesc(e->out_shape);
-    auto src_any = memory::desc(memory::dims(xs.begin(), xs.end()), memory::data_type::f32,
-                                memory::format_tag::any);
-    auto dst_any = memory::desc(memory::dims(e->out_shape.begin(), e->out_shape.end()),
-                                memory::data_type::f32, memory::format_tag::any);
+    auto src_any = plain ? e->plain_src_md
+                         : memory::desc(memory::dims(xs.begin(), xs.end()), memory::data_type::f32,
+                                        memory::format_tag::any);
+    auto dst_any = plain ? e->plain_dst_md
+                         : memory::desc(memory::dims(e->out_shape.begin(), e->out_shape.end()),
+                                        memory::data_type::f32, memory::format_tag::any);
     memory::dims wdims = group_ == 1 ? memory::dims{m, w_->dim(1), kh, kw}
                                      : memory::dims{group_, m / group_, w_->dim(1), kh, kw};
     auto w_any = memory::desc(wdims, memory::data_type::f32, memory::format_tag::any);
