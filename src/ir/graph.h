@@ -67,6 +67,16 @@ struct Graph {
   std::map<std::string, ValueInfo> value_info;  // declared/inferred types of intermediate values
   std::map<std::string, Tensor> initializers;
   std::vector<Node> nodes;
+
+  // The initializer `name` when it is constant for the session: not also a graph input (those
+  // can be overridden at run time). nullptr otherwise.
+  const Tensor* constant(const std::string& name) const {
+    auto it = initializers.find(name);
+    if (it == initializers.end()) return nullptr;
+    for (const auto& in : inputs)
+      if (in.name == name) return nullptr;
+    return &it->second;
+  }
 };
 
 struct Model {

@@ -54,11 +54,8 @@ StatusOr<int> ConstantsToInitializers(Graph& graph) {
     // Identity of a constant (PyTorch exports shared weights this way): the same constant.
     if (n.op_type == "Identity" && n.domain.empty() && n.inputs.size() == 1 &&
         n.outputs.size() == 1 && !n.outputs[0].empty() && !graph.initializers.count(n.outputs[0])) {
-      auto it = graph.initializers.find(n.inputs[0]);
-      bool overridable = false;
-      for (const auto& in : graph.inputs) overridable |= in.name == n.inputs[0];
-      if (it != graph.initializers.end() && !overridable) {
-        graph.initializers[n.outputs[0]] = it->second;  // shares the bytes
+      if (const Tensor* c = graph.constant(n.inputs[0])) {
+        graph.initializers[n.outputs[0]] = *c;  // shares the bytes
         ++folded;
         continue;
       }

@@ -144,10 +144,7 @@ StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const Comp
         plan->captures.emplace_back(v, in);
       }
       pn.inputs.push_back(plan->index.at(in));
-      auto it = graph.initializers.find(in);
-      bool overridable = false;
-      for (const auto& gi : graph.inputs) overridable |= gi.name == in;
-      constants.push_back(it != graph.initializers.end() && !overridable ? &it->second : nullptr);
+      constants.push_back(graph.constant(in));
     }
     for (const auto& out : node.outputs) {
       if (out.empty()) {
