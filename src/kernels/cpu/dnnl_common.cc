@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+
 namespace hone::cpu {
 
 dnnl::engine& Engine() {
@@ -20,6 +22,23 @@ dnnl::memory::desc PlainDesc(const std::vector<int64_t>& shape) {
 
 dnnl::memory Wrap(const dnnl::memory::desc& md, const Tensor& t) {
   return dnnl::memory(md, Engine(), t.raw_data());
+}
+
+int64_t OnnxSpatialOut(const std::string& auto_pad, int64_t in, int64_t k, int64_t s, bool ceil,
+                       int64_t& p0, int64_t& p1) {
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    const int64_t out = (in + s - 1) / s;
+    const int64_t total = std::max<int64_t>(0, (out - 1) * s + k - in);
+    p0 = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+    p1 = total - p0;
+    return out;
+  }
+  if (auto_pad == "VALID") p0 = p1 = 0;
+  const int64_t span = in + p0 + p1 - k;
+  if (span < 0) return -1;
+  int64_t out = (ceil ? (span + s - 1) / s : span / s) + 1;
+  if (ceil && (out - 1) * s >= in + p0) --out;
+  return out;
 }
 
 void SetDnnlThreads(int threads) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <string>
 #include <vector>
 
 #include "hone/tensor.h"
@@ -42,6 +43,13 @@ class ShapeCache {
   mutable std::mutex mu_;  // guards map_
   mutable std::map<std::vector<int64_t>, std::shared_ptr<const Entry>> map_;
 };
+
+// Output length of one spatial axis under ONNX's conv/pool rules: auto_pad (NOTSET, VALID,
+// SAME_UPPER, SAME_LOWER), explicit pads p0/p1 (updated for SAME and VALID), effective kernel
+// extent `k` ((kernel - 1) * dilation + 1), stride `s`, and ceil_mode (where a window starting
+// inside the right padding is dropped). Returns -1 when no window fits.
+int64_t OnnxSpatialOut(const std::string& auto_pad, int64_t in, int64_t k, int64_t s, bool ceil,
+                       int64_t& p0, int64_t& p1);
 
 // Sets the OpenMP thread count that oneDNN primitives use on the calling thread.
 void SetDnnlThreads(int threads);

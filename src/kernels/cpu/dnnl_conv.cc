@@ -109,21 +109,10 @@ class DnnlConv final : public Kernel {
   std::shared_ptr<const Entry> Build(const std::vector<int64_t>& xs, bool plain) const {
     const int64_t kh = w_->dim(2), kw = w_->dim(3);
     int64_t pt = pads_[0], pl = pads_[1], pb = pads_[2], pr = pads_[3];
-    int64_t oh, ow;
-    auto out_dim = [&](int64_t in, int64_t k, int64_t s, int64_t d, int64_t& p0, int64_t& p1) {
-      const int64_t ek = (k - 1) * d + 1;
-      if (auto_pad_ == "SAME_UPPER" || auto_pad_ == "SAME_LOWER") {
-        int64_t o = (in + s - 1) / s;
-        int64_t total = std::max<int64_t>(0, (o - 1) * s + ek - in);
-        p0 = auto_pad_ == "SAME_UPPER" ? total / 2 : total - total / 2;
-        p1 = total - p0;
-        return o;
-      }
-      if (auto_pad_ == "VALID") p0 = p1 = 0;
-      return (in + p0 + p1 - ek) / s + 1;
-    };
-    oh = out_dim(xs[2], kh, strides_[0], dilations_[0], pt, pb);
-    ow = out_dim(xs[3], kw, strides_[1], dilations_[1], pl, pr);
+    const int64_t oh = OnnxSpatialOut(auto_pad_, xs[2], (kh - 1) * dilations_[0] + 1, strides_[0],
+                                      /*ceil=*/false, pt, pb);
+    const int64_t ow = OnnxSpatialOut(auto_pad_, xs[3], (kw - 1) * dilations_[1] + 1, strides_[1],
+                                      /*ceil=*/false, pl, pr);
     if (oh <= 0 || ow <= 0) return nullptr;
     auto e = std::make_shared<Entry>();
     const int64_t m = w_->dim(0);

@@ -61,20 +61,9 @@ class DnnlPool final : public Kernel {
     for (int d = 0; d < 2; ++d) {
       const int64_t in = xs[static_cast<size_t>(2 + d)], k = kernel_[static_cast<size_t>(d)],
                     s = strides_[static_cast<size_t>(d)];
-      if (auto_pad_ == "SAME_UPPER" || auto_pad_ == "SAME_LOWER") {
-        out[d] = (in + s - 1) / s;
-        const int64_t total = std::max<int64_t>(0, (out[d] - 1) * s + k - in);
-        pl[d] = auto_pad_ == "SAME_UPPER" ? total / 2 : total - total / 2;
-        pr[d] = total - pl[d];
-      } else {
-        if (auto_pad_ == "VALID") pl[d] = pr[d] = 0;
-        const int64_t span = in + pl[d] + pr[d] - k;
-        if (span < 0) return nullptr;
-        out[d] = (ceil_ ? (span + s - 1) / s : span / s) + 1;
-        // ONNX drops a ceil-mode window that would start inside the right padding.
-        if (ceil_ && (out[d] - 1) * s >= in + pl[d]) --out[d];
-        pr[d] = (out[d] - 1) * s + k - in - pl[d];  // extra right padding expresses ceil_mode
-      }
+      out[d] = OnnxSpatialOut(auto_pad_, in, k, s, ceil_, pl[d], pr[d]);
+      if (out[d] <= 0) return nullptr;
+      pr[d] = (out[d] - 1) * s + k - in - pl[d];  // extra right padding expresses ceil_mode
       if (out[d] <= 0 || pr[d] < 0 || pl[d] >= k || pr[d] >= k) return nullptr;
     }
     auto e = std::make_shared<Entry>();
