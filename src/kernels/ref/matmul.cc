@@ -70,6 +70,23 @@ void BatchedMatMul(ThreadPool& pool, const MatMulShape& p, const C* a, const C* 
   });
 }
 
+// MatMul and Gemm take the float types and int32/int64/uint32/uint64.
+template <typename F>
+Status VisitMatMulTypes(const Node& node, DataType d, F&& f) {
+  switch (d) {
+    case DataType::kInt32:
+      return f.template operator()<int32_t>();
+    case DataType::kInt64:
+      return f.template operator()<int64_t>();
+    case DataType::kUInt32:
+      return f.template operator()<uint32_t>();
+    case DataType::kUInt64:
+      return f.template operator()<uint64_t>();
+    default:
+      return VisitFloat(node, d, f);
+  }
+}
+
 class MatMul final : public Kernel {
  public:
   Status Compute(ComputeContext& ctx) const override {
@@ -96,18 +113,7 @@ class MatMul final : public Kernel {
       }
       return Status::Ok();
     };
-    switch (a->dtype()) {
-      case DataType::kInt32:
-        return body.template operator()<int32_t>();
-      case DataType::kInt64:
-        return body.template operator()<int64_t>();
-      case DataType::kUInt32:
-        return body.template operator()<uint32_t>();
-      case DataType::kUInt64:
-        return body.template operator()<uint64_t>();
-      default:
-        return VisitFloat(ctx.node(), a->dtype(), body);
-    }
+    return VisitMatMulTypes(ctx.node(), a->dtype(), body);
   }
 };
 
@@ -265,18 +271,7 @@ class Gemm final : public Kernel {
       }
       return Status::Ok();
     };
-    switch (a->dtype()) {
-      case DataType::kInt32:
-        return body.template operator()<int32_t>();
-      case DataType::kInt64:
-        return body.template operator()<int64_t>();
-      case DataType::kUInt32:
-        return body.template operator()<uint32_t>();
-      case DataType::kUInt64:
-        return body.template operator()<uint64_t>();
-      default:
-        return VisitFloat(ctx.node(), a->dtype(), body);
-    }
+    return VisitMatMulTypes(ctx.node(), a->dtype(), body);
   }
 
  private:
