@@ -45,8 +45,16 @@ struct ValueInfo {
 // "[batch,3,224,224]"; "?" for an unknown dim, "*" for an unknown rank.
 std::string DimsToString(const ValueInfo& info);
 
+// How much a session rewrites the graph before running it (see docs/architecture.md, passes).
+enum class GraphOptimization {
+  kNone = 0,   // only Constant nodes to initializers
+  kBasic = 1,  // rewrites that keep standard ONNX ops (Identity/Dropout removal, BatchNorm folding)
+  kAll = 2,    // also hone's fused and channel-blocked ops (needs use_fast_kernels)
+};
+
 struct SessionOptions {
-  int threads = 0;               // intra-op threads; 0 = one per core
+  int threads = 0;  // intra-op threads; 0 = one per core
+  GraphOptimization optimization = GraphOptimization::kAll;
   bool use_fast_kernels = true;  // false: reference kernels only
   bool verbose = false;          // log kernel choices and why others declined
   bool profile = false;          // time every node; read with Session::profile()

@@ -11,7 +11,7 @@
 #include "core/errors.h"
 #include "core/thread_pool.h"
 #include "ir/onnx_import.h"
-#include "passes/constants_to_initializers.h"
+#include "passes/pipeline.h"
 #include "runtime/plan.h"
 
 namespace hone {
@@ -36,6 +36,7 @@ class SessionImpl {
   std::vector<bool> input_required;
   std::vector<ValueInfo> outputs;
   ModelInfo info;
+  std::vector<PassRun> passes;  // what the graph passes did, for --verbose
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<Profiler> profiler;  // set when options.profile
 };
@@ -59,8 +60,12 @@ StatusOr<std::unique_ptr<SessionImpl>> Build(Model model, const SessionOptions& 
   impl->options = options;
   // The op histogram describes the model as given; parameters include Constant-node weights.
   CountOps(impl->model.graph, impl->info);
-  HONE_ASSIGN_OR_RETURN(int folded, ConstantsToInitializers(impl->model.graph));
-  (void)folded;
+  OptLevel level = static_cast<OptLevel>(options.optimization);
+  if (!options.use_fast_kernels && level > OptLevel::kBasic) level = OptLevel::kBasic;
+  HONE_ASSIGN_OR_RETURN(impl->passes, OptimizeModel(impl->model, level));
+  if (options.verbose)
+    for (const auto& p : impl->passes)
+      if (p.rewrites) spdlog::info("graph pass {}: {} rewrite(s)", p.pass, p.rewrites);
   for (const auto& [name, t] : impl->model.graph.initializers) {
     impl->info.parameter_count += t.numel();
     impl->info.parameter_bytes += static_cast<int64_t>(t.nbytes());

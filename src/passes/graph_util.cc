@@ -1,0 +1,147 @@
+#include "passes/graph_util.h"
+
+#include <functional>
+
+namespace hone {
+namespace {
+
+// Names read inside a graph from its enclosing scopes (through any depth of nesting).
+void OuterReads(const Graph& g, std::set<std::string>& out) {
+  std::set<std::string> local;
+  for (const auto& i : g.inputs) local.insert(i.name);
+  for (const auto& [k, v] : g.initializers) local.insert(k);
+  for (const auto& nd : g.nodes) {
+    for (const auto& i : nd.inputs)
+      if (!i.empty() && !local.count(i)) out.insert(i);
+    for (const auto& [k, a] : nd.attributes) {
+      std::set<std::string> inner;
+      if (a.g) OuterReads(*a.g, inner);
+      for (const auto& sg : a.graphs) OuterReads(*sg, inner);
+      for (const auto& name : inner)
+        if (!local.count(name)) out.insert(name);
+    }
+    for (const auto& o : nd.outputs) local.insert(o);
+  }
+  for (const auto& o : g.outputs)
+    if (!local.count(o.name)) out.insert(o.name);
+}
+
+std::vector<std::string> Reads(const Node& nd) {
+  std::vector<std::string> r;
+  for (const auto& i : nd.inputs)
+    if (!i.empty()) r.push_back(i);
+  std::set<std::string> inner;
+  for (const auto& [k, a] : nd.attributes) {
+    if (a.g) OuterReads(*a.g, inner);
+    for (const auto& sg : a.graphs) OuterReads(*sg, inner);
+  }
+  r.insert(r.end(), inner.begin(), inner.end());
+  return r;
+}
+
+const std::vector<int> kNone;
+
+}  // namespace
+
+GraphIndex::GraphIndex(const Graph& g) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (const auto& o : g.nodes[i].outputs)
+      if (!o.empty()) producer_[o] = static_cast<int>(i);
+    for (const auto& r : Reads(g.nodes[i])) consumers_[r].push_back(static_cast<int>(i));
+  }
+  for (const auto& o : g.outputs) outputs_.insert(o.name);
+}
+
+int GraphIndex::producer(const std::string& value) const {
+  auto it = producer_.find(value);
+  return it == producer_.end() ? -1 : it->second;
+}
+
+const std::vector<int>& GraphIndex::consumers(const std::string& value) const {
+  auto it = consumers_.find(value);
+  return it == consumers_.end() ? kNone : it->second;
+}
+
+int GraphIndex::use_count(const std::string& value) const {
+  return static_cast<int>(consumers(value).size()) + (is_graph_output(value) ? 1 : 0);
+}
+
+bool GraphIndex::only_read_by(const std::string& value, int reader) const {
+  const auto& c = consumers(value);
+  return !is_graph_output(value) && c.size() == 1 && c[0] == reader;
+}
+
+void EraseNodes(Graph& g, const std::vector<bool>& dead) {
+  std::vector<Node> kept;
+  kept.reserve(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (i >= dead.size() || !dead[i]) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
+
+int RemoveDeadNodes(Graph& g) {
+  std::set<std::string> live;
+  for (const auto& o : g.outputs) live.insert(o.name);
+  std::vector<bool> dead(g.nodes.size(), true);
+  for (size_t k = g.nodes.size(); k-- > 0;) {  // nodes are (mostly) topologically ordered
+    bool used = false;
+    for (const auto& o : g.nodes[k].outputs) used = used || (!o.empty() && live.count(o));
+    if (!used) continue;
+    dead[k] = false;
+    for (const auto& r : Reads(g.nodes[k])) live.insert(r);
+  }
+  // A producer listed after its reader (out-of-order exporters) was judged before the reader:
+  // iterate until nothing changes.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t k = 0; k < g.nodes.size(); ++k) {
+      if (!dead[k]) continue;
+      bool used = false;
+      for (const auto& o : g.nodes[k].outputs) used = used || (!o.empty() && live.count(o));
+      if (!used) continue;
+      dead[k] = false;
+      changed = true;
+      for (const auto& r : Reads(g.nodes[k])) live.insert(r);
+    }
+  }
+  int removed = 0;
+  for (bool d : dead) removed += d ? 1 : 0;
+  if (removed) EraseNodes(g, dead);
+  return removed;
+}
+
+void RemoveUnusedInitializers(Graph& g) {
+  std::set<std::string> keep;
+  for (const auto& i : g.inputs) keep.insert(i.name);
+  for (const auto& o : g.outputs) keep.insert(o.name);
+  for (const auto& nd : g.nodes)
+    for (const auto& r : Reads(nd)) keep.insert(r);
+  for (auto it = g.initializers.begin(); it != g.initializers.end();)
+    it = keep.count(it->first) ? std::next(it) : g.initializers.erase(it);
+}
+
+std::string FreshName(const Graph& g, const std::string& base) {
+  std::set<std::string> used;
+  for (const auto& i : g.inputs) used.insert(i.name);
+  for (const auto& [k, v] : g.initializers) used.insert(k);
+  for (const auto& nd : g.nodes)
+    for (const auto& o : nd.outputs) used.insert(o);
+  if (!used.count(base)) return base;
+  for (int k = 1;; ++k) {
+    std::string n = base + "_" + std::to_string(k);
+    if (!used.count(n)) return n;
+  }
+}
+
+void RenameUses(Graph& g, const std::string& from, const std::string& to) {
+  for (auto& nd : g.nodes)
+    for (auto& i : nd.inputs)
+      if (i == from) i = to;
+}
+
+const Tensor* ConstantF32(const Graph& g, const std::string& name) {
+  const Tensor* t = g.constant(name);
+  return t && t->dtype() == DataType::kFloat32 ? t : nullptr;
+}
+
+}  // namespace hone
