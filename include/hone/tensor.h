@@ -59,8 +59,9 @@ bool IsInteger(DataType dtype);
 // std::string objects constructed in place.
 class Buffer {
  public:
-  // Aligned to 64 bytes, padded by 64 bytes past `bytes`. Contents are zeroed.
-  static std::shared_ptr<Buffer> Allocate(size_t bytes);
+  // Aligned to 64 bytes, padded by 64 bytes past `bytes`. Contents are zeroed unless `zero` is
+  // false (for writers that fill every byte).
+  static std::shared_ptr<Buffer> Allocate(size_t bytes, bool zero = true);
   // `count` default-constructed std::string objects.
   static std::shared_ptr<Buffer> AllocateStrings(size_t count);
   // Borrows `data`; `keep_alive` is held until the buffer dies (e.g. an mmap region).
@@ -87,6 +88,9 @@ class Tensor {
   Tensor() = default;
   // Allocates zeroed storage (empty strings for kString).
   static Tensor Empty(DataType dtype, std::vector<int64_t> shape);
+  // Allocates storage with unspecified contents (not for kString): for kernels that write every
+  // element, so the allocation does not touch the memory twice.
+  static Tensor Uninitialized(DataType dtype, std::vector<int64_t> shape);
   // Views `buffer` starting at byte `offset`; the caller guarantees it is large enough.
   Tensor(DataType dtype, std::vector<int64_t> shape, std::shared_ptr<Buffer> buffer,
          size_t offset = 0);

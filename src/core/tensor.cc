@@ -162,12 +162,16 @@ class BlockCache {
 
 }  // namespace
 
-std::shared_ptr<Buffer> Buffer::Allocate(size_t bytes) {
+std::shared_ptr<Buffer> Buffer::Allocate(size_t bytes, bool zero) {
   size_t total = (bytes + kPadding + kAlignment - 1) / kAlignment * kAlignment;
   void* p = BlockCache::Get().Take(total);
   if (p == nullptr) p = std::aligned_alloc(kAlignment, total);
   if (p == nullptr) throw std::bad_alloc();
-  std::memset(p, 0, total);
+  if (zero) {
+    std::memset(p, 0, total);
+  } else {
+    std::memset(static_cast<char*>(p) + bytes, 0, total - bytes);  // the padding stays defined
+  }
   std::shared_ptr<Buffer> b(new Buffer());
   b->data_ = p;
   b->size_ = bytes;
@@ -231,6 +235,13 @@ Tensor Tensor::Empty(DataType dtype, std::vector<int64_t> shape) {
                                     ? Buffer::AllocateStrings(static_cast<size_t>(n))
                                     : Buffer::Allocate(BytesFor(dtype, n));
   return Tensor(dtype, std::move(shape), std::move(buf), 0);
+}
+
+Tensor Tensor::Uninitialized(DataType dtype, std::vector<int64_t> shape) {
+  if (dtype == DataType::kString) return Empty(dtype, std::move(shape));
+  int64_t n = ShapeSize(shape);
+  HONE_CHECK(n >= 0);
+  return Tensor(dtype, std::move(shape), Buffer::Allocate(BytesFor(dtype, n), /*zero=*/false), 0);
 }
 
 Tensor::Tensor(DataType dtype, std::vector<int64_t> shape, std::shared_ptr<Buffer> buffer,

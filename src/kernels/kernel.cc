@@ -42,6 +42,11 @@ Tensor& ComputeContext::Output(int i, DataType dtype, std::vector<int64_t> shape
   return outputs_[static_cast<size_t>(i)].mutable_tensor();
 }
 
+Tensor& ComputeContext::OutputUninitialized(int i, DataType dtype, std::vector<int64_t> shape) {
+  outputs_[static_cast<size_t>(i)] = Value(Tensor::Uninitialized(dtype, std::move(shape)));
+  return outputs_[static_cast<size_t>(i)].mutable_tensor();
+}
+
 StatusOr<std::vector<Value>> ComputeContext::RunSubgraph(const Plan& plan,
                                                          const std::vector<Value>& inputs) const {
   return RunPlan(plan, inputs, &frame_, pool_);

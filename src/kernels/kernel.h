@@ -93,6 +93,8 @@ class ComputeContext {
   int num_outputs() const { return static_cast<int>(outputs_.size()); }
   // Allocates output i (zeroed).
   Tensor& Output(int i, DataType dtype, std::vector<int64_t> shape);
+  // Allocates output i with unspecified contents: for kernels that write every element.
+  Tensor& OutputUninitialized(int i, DataType dtype, std::vector<int64_t> shape);
   // Sets output i to an existing tensor (a view or a constant); no copy.
   void SetOutput(int i, Tensor t) { outputs_[i] = Value(std::move(t)); }
   void SetOutputValue(int i, Value v) { outputs_[i] = std::move(v); }

@@ -29,7 +29,7 @@ class DnnlMatmulBase : public Kernel {
     auto entry = cache_.Get(
         key, [&] { return Build(a.shape(), b_runtime ? &b_runtime->shape() : nullptr); });
     if (!entry) return Decline("oneDNN could not build this matmul");
-    Tensor& y = ctx.Output(0, DataType::kFloat32, entry->out_shape);
+    Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, entry->out_shape);
     SetDnnlThreads(ctx.pool().parallelism());
     dnnl::stream stream(Engine());
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, Wrap(entry->a_md, a)},

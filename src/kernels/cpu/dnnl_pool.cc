@@ -40,7 +40,7 @@ class DnnlPool final : public Kernel {
     if (x.dtype() != DataType::kFloat32 || x.rank() != 4) return Decline("X is not float32 NCHW");
     auto e = cache_.Get(x.shape(), [&] { return Build(x.shape()); });
     if (!e) return Decline("oneDNN could not build this pooling");
-    Tensor& y = ctx.Output(0, DataType::kFloat32, e->out_shape);
+    Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, e->out_shape);
     SetDnnlThreads(ctx.pool().parallelism());
     dnnl::stream stream(Engine());
     e->prim.execute(stream,

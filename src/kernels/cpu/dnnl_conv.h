@@ -1,0 +1,46 @@
+// Shared by the oneDNN convolution kernels (ai.onnx Conv in dnnl_conv.cc, com.hone Conv with
+// channel-blocked activations and fused post-ops in dnnl_fused_conv.cc): ONNX Conv attributes and
+// building a primitive with weights prepacked into the layout it wants.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/dnnl_common.h"
+#include "kernels/kernel.h"
+
+namespace hone::cpu {
+
+struct ConvParams {
+  const Tensor* w = nullptr;  // owned by the model's initializers, alive as long as the session
+  const Tensor* b = nullptr;
+  int64_t group = 1;
+  std::string auto_pad;
+  std::vector<int64_t> strides, dilations, pads;
+
+  // Reads a 2-D float32 Conv with constant weights (and bias); declines anything else.
+  Status Parse(const InitContext& ctx);
+  int64_t in_channels() const { return w->dim(1) * group; }
+  int64_t out_channels() const { return w->dim(0); }
+};
+
+struct ConvPrim {
+  dnnl::convolution_forward prim;
+  dnnl::memory::desc src_md, dst_md;  // the layouts the primitive uses
+  dnnl::memory weights, bias;         // prepacked
+  std::vector<int64_t> out_nchw;      // logical output shape
+  std::string impl;                   // oneDNN's implementation name, for verbose logs
+};
+
+// Output shape [N, M, OH, OW] for a logical NCHW input; empty when no window fits.
+std::vector<int64_t> ConvOutputShape(const ConvParams& p, const std::vector<int64_t>& x_nchw);
+
+// A primitive for logical input `x_nchw` with the given source / destination layouts
+// (format_tag::any lets oneDNN choose) and attributes (post-ops); nullptr when oneDNN cannot.
+std::shared_ptr<ConvPrim> BuildConv(const ConvParams& p, const std::vector<int64_t>& x_nchw,
+                                    dnnl::memory::format_tag src_tag,
+                                    dnnl::memory::format_tag dst_tag,
+                                    const dnnl::primitive_attr& attr = dnnl::primitive_attr());
+
+}  // namespace hone::cpu
