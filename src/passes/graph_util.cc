@@ -26,7 +26,7 @@ void OuterReads(const Graph& g, std::set<std::string>& out) {
     if (!local.count(o.name)) out.insert(o.name);
 }
 
-std::vector<std::string> Reads(const Node& nd) {
+std::vector<std::string> ReadsOf(const Node& nd) {
   std::vector<std::string> r;
   for (const auto& i : nd.inputs)
     if (!i.empty()) r.push_back(i);
@@ -43,11 +43,49 @@ const std::vector<int> kNone;
 
 }  // namespace
 
+std::vector<std::string> NodeReads(const Node& node) { return ReadsOf(node); }
+
+bool TopoSort(Graph& g) {
+  const size_t n = g.nodes.size();
+  std::map<std::string, int> producer;
+  for (size_t i = 0; i < n; ++i)
+    for (const auto& o : g.nodes[i].outputs)
+      if (!o.empty()) producer[o] = static_cast<int>(i);
+  // Reads of values no node produces (inputs, initializers, outer scopes) are always ready.
+  std::vector<std::vector<int>> readers(n);
+  std::vector<int> waiting(n, 0);
+  for (size_t i = 0; i < n; ++i)
+    for (const auto& r : ReadsOf(g.nodes[i])) {
+      auto it = producer.find(r);
+      if (it == producer.end()) continue;
+      readers[static_cast<size_t>(it->second)].push_back(static_cast<int>(i));
+      ++waiting[i];
+    }
+  std::set<int> ready;  // by original position, so an already sorted graph keeps its order
+  for (size_t i = 0; i < n; ++i)
+    if (waiting[i] == 0) ready.insert(static_cast<int>(i));
+  std::vector<int> order;
+  order.reserve(n);
+  while (!ready.empty()) {
+    const int i = *ready.begin();
+    ready.erase(ready.begin());
+    order.push_back(i);
+    for (int r : readers[static_cast<size_t>(i)])
+      if (--waiting[static_cast<size_t>(r)] == 0) ready.insert(r);
+  }
+  if (order.size() != n) return false;
+  std::vector<Node> sorted;
+  sorted.reserve(n);
+  for (int i : order) sorted.push_back(std::move(g.nodes[static_cast<size_t>(i)]));
+  g.nodes = std::move(sorted);
+  return true;
+}
+
 GraphIndex::GraphIndex(const Graph& g) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     for (const auto& o : g.nodes[i].outputs)
       if (!o.empty()) producer_[o] = static_cast<int>(i);
-    for (const auto& r : Reads(g.nodes[i])) consumers_[r].push_back(static_cast<int>(i));
+    for (const auto& r : ReadsOf(g.nodes[i])) consumers_[r].push_back(static_cast<int>(i));
   }
   for (const auto& o : g.outputs) outputs_.insert(o.name);
 }
@@ -88,7 +126,7 @@ int RemoveDeadNodes(Graph& g) {
     for (const auto& o : g.nodes[k].outputs) used = used || (!o.empty() && live.count(o));
     if (!used) continue;
     dead[k] = false;
-    for (const auto& r : Reads(g.nodes[k])) live.insert(r);
+    for (const auto& r : ReadsOf(g.nodes[k])) live.insert(r);
   }
   // A producer listed after its reader (out-of-order exporters) was judged before the reader:
   // iterate until nothing changes.
@@ -101,7 +139,7 @@ int RemoveDeadNodes(Graph& g) {
       if (!used) continue;
       dead[k] = false;
       changed = true;
-      for (const auto& r : Reads(g.nodes[k])) live.insert(r);
+      for (const auto& r : ReadsOf(g.nodes[k])) live.insert(r);
     }
   }
   int removed = 0;
@@ -115,7 +153,7 @@ void RemoveUnusedInitializers(Graph& g) {
   for (const auto& i : g.inputs) keep.insert(i.name);
   for (const auto& o : g.outputs) keep.insert(o.name);
   for (const auto& nd : g.nodes)
-    for (const auto& r : Reads(nd)) keep.insert(r);
+    for (const auto& r : ReadsOf(nd)) keep.insert(r);
   for (auto it = g.initializers.begin(); it != g.initializers.end();)
     it = keep.count(it->first) ? std::next(it) : g.initializers.erase(it);
 }

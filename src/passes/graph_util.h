@@ -36,6 +36,11 @@ class GraphIndex {
   std::set<std::string> outputs_;
 };
 
+// Every value a node reads: its inputs and what its subgraphs read from enclosing scopes.
+std::vector<std::string> NodeReads(const Node& node);
+// Reorders the nodes topologically, keeping the given order where it already is one; false (and
+// nothing changed) when the graph has a cycle or reads a value nothing defines.
+bool TopoSort(Graph& g);
 // Removes the nodes whose flag is set, keeping the order of the others.
 void EraseNodes(Graph& g, const std::vector<bool>& dead);
 // Removes nodes none of whose outputs is used (transitively); returns how many.

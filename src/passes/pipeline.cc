@@ -4,9 +4,16 @@
 #include "passes/constants_to_initializers.h"
 #include "passes/fold_batch_norm.h"
 #include "passes/graph_util.h"
+#include "passes/layout_nchwc.h"
 #include "passes/remove_identity.h"
 
 namespace hone {
+namespace {
+
+// Channels per block for blocked activations: one SIMD register of floats.
+int64_t ChannelBlock() { return __builtin_cpu_supports("avx512f") ? 16 : 8; }
+
+}  // namespace
 
 StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level) {
   std::vector<PassRun> runs;
@@ -22,7 +29,11 @@ StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level) {
     HONE_RETURN_IF_ERROR(run("fold-batch-norm", FoldBatchNormIntoConv(g)));
     HONE_RETURN_IF_ERROR(run("dead-nodes", RemoveDeadNodes(g)));
   }
-  RemoveUnusedInitializers(g);
+  if (level >= OptLevel::kAll) {
+    HONE_RETURN_IF_ERROR(
+        run("blocked-layout", ConvertToBlockedLayout(g, PreferredBlock(g, ChannelBlock()))));
+  }
+  if (level >= OptLevel::kBasic) RemoveUnusedInitializers(g);
   for (const auto& n : g.nodes)
     if (n.domain == kHoneDomain) {
       model.opsets[kHoneDomain] = 1;

@@ -1,9 +1,13 @@
 // Fast 2-D MaxPool (ONNX MaxPool 1-22, without the Indices output) and AveragePool (ONNX
 // AveragePool 1-22) on oneDNN, float32, NCHW at the node's edges. ceil_mode is expressed as extra
 // right padding; dilations other than 1 and the Indices output decline to the reference kernel.
+// The com.hone registrations of MaxPool, AveragePool, GlobalMaxPool and GlobalAveragePool take and
+// give channel-blocked tensors ([N, Cb, H, W, B], see dnnl_blocked.h); padding channels are
+// pooled like the others.
 #include <algorithm>
 
 #include "core/thread_pool.h"
+#include "kernels/cpu/dnnl_blocked.h"
 #include "kernels/cpu/dnnl_common.h"
 #include "kernels/kernel.h"
 
@@ -15,9 +19,15 @@ using dnnl::memory;
 template <bool kMax>
 class DnnlPool final : public Kernel {
  public:
+  DnnlPool(bool global, bool blocked) : global_(global), blocked_(blocked) {}
+
   Status Init(const InitContext& ctx) override {
     if (kMax && ctx.num_outputs() > 1 && !ctx.node().outputs[1].empty())
       return Decline("the Indices output is not served");
+    if (global_) {
+      kernel_ = {1, 1};  // the input's spatial size, known at run time
+      return Status::Ok();
+    }
     kernel_ = ctx.attr_ints("kernel_shape");
     if (kernel_.size() != 2) return Decline("only 2-D pooling");
     strides_ = ctx.attr_ints("strides", {1, 1});
@@ -37,10 +47,20 @@ class DnnlPool final : public Kernel {
 
   Status Compute(ComputeContext& ctx) const override {
     const Tensor& x = *ctx.input(0);
-    if (x.dtype() != DataType::kFloat32 || x.rank() != 4) return Decline("X is not float32 NCHW");
+    if (blocked_) {
+      if (x.dtype() != DataType::kFloat32 || BlockedDesc(x, 0).is_zero())
+        return ctx.Error("expects a float32 channel-blocked tensor, got {} {}",
+                         DataTypeName(x.dtype()), ShapeToString(x.shape()));
+    } else if (x.dtype() != DataType::kFloat32 || x.rank() != 4) {
+      return Decline("X is not float32 NCHW");
+    }
     auto e = cache_.Get(x.shape(), [&] { return Build(x.shape()); });
-    if (!e) return Decline("oneDNN could not build this pooling");
+    if (!e) {
+      if (blocked_) return ctx.Error("oneDNN could not pool {}", ShapeToString(x.shape()));
+      return Decline("oneDNN could not build this pooling");
+    }
     Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, e->out_shape);
+    if (y.numel() == 0) return Status::Ok();
     SetDnnlThreads(ctx.pool().parallelism());
     dnnl::stream stream(Engine());
     e->prim.execute(stream,
@@ -57,9 +77,12 @@ class DnnlPool final : public Kernel {
   };
 
   std::shared_ptr<const Entry> Build(const std::vector<int64_t>& xs) const {
+    std::vector<int64_t> kernel = kernel_;
+    if (global_) kernel = {xs[2], xs[3]};
+    if (kernel[0] < 1 || kernel[1] < 1) return nullptr;
     int64_t pl[2] = {pads_[0], pads_[1]}, pr[2] = {pads_[2], pads_[3]}, out[2];
     for (int d = 0; d < 2; ++d) {
-      const int64_t in = xs[static_cast<size_t>(2 + d)], k = kernel_[static_cast<size_t>(d)],
+      const int64_t in = xs[static_cast<size_t>(2 + d)], k = kernel[static_cast<size_t>(d)],
                     s = strides_[static_cast<size_t>(d)];
       out[d] = OnnxSpatialOut(auto_pad_, in, k, s, ceil_, pl[d], pr[d]);
       if (out[d] <= 0) return nullptr;
@@ -67,15 +90,24 @@ class DnnlPool final : public Kernel {
       if (out[d] <= 0 || pr[d] < 0 || pl[d] >= k || pr[d] >= k) return nullptr;
     }
     auto e = std::make_shared<Entry>();
-    e->out_shape = {xs[0], xs[1], out[0], out[1]};
-    e->src_md = PlainDesc(xs);
-    e->dst_md = PlainDesc(e->out_shape);
+    if (blocked_) {
+      // Padding channels are pooled too: the descriptor covers all Cb * B channels.
+      const int64_t c = xs[1] * xs[4];
+      const auto tag = (xs[4] == 8 || xs[4] == 16) ? BlockedTag(xs[4]) : memory::format_tag::nhwc;
+      e->out_shape = {xs[0], xs[1], out[0], out[1], xs[4]};
+      e->src_md = memory::desc({xs[0], c, xs[2], xs[3]}, memory::data_type::f32, tag);
+      e->dst_md = memory::desc({xs[0], c, out[0], out[1]}, memory::data_type::f32, tag);
+    } else {
+      e->out_shape = {xs[0], xs[1], out[0], out[1]};
+      e->src_md = PlainDesc(xs);
+      e->dst_md = PlainDesc(e->out_shape);
+    }
     const auto alg = kMax ? dnnl::algorithm::pooling_max
                           : (include_pad_ ? dnnl::algorithm::pooling_avg_include_padding
                                           : dnnl::algorithm::pooling_avg_exclude_padding);
     try {
       dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, alg, e->src_md, e->dst_md,
-                                    {strides_[0], strides_[1]}, {kernel_[0], kernel_[1]},
+                                    {strides_[0], strides_[1]}, {kernel[0], kernel[1]},
                                     {pl[0], pl[1]}, {pr[0], pr[1]});
       e->prim = dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(d, Engine()));
     } catch (const dnnl::error&) {
@@ -84,15 +116,32 @@ class DnnlPool final : public Kernel {
     return e;
   }
 
-  std::vector<int64_t> kernel_, strides_, pads_;
-  std::string auto_pad_;
+  const bool global_, blocked_;
+  std::vector<int64_t> kernel_, strides_ = {1, 1}, pads_ = {0, 0, 0, 0};
+  std::string auto_pad_ = "NOTSET";
   bool ceil_ = false, include_pad_ = false;
   ShapeCache<Entry> cache_;
 };
 
 }  // namespace
 
-std::unique_ptr<Kernel> CreateDnnlMaxPool() { return std::make_unique<DnnlPool<true>>(); }
-std::unique_ptr<Kernel> CreateDnnlAveragePool() { return std::make_unique<DnnlPool<false>>(); }
+std::unique_ptr<Kernel> CreateDnnlMaxPool() {
+  return std::make_unique<DnnlPool<true>>(false, false);
+}
+std::unique_ptr<Kernel> CreateDnnlAveragePool() {
+  return std::make_unique<DnnlPool<false>>(false, false);
+}
+std::unique_ptr<Kernel> CreateBlockedMaxPool() {
+  return std::make_unique<DnnlPool<true>>(false, true);
+}
+std::unique_ptr<Kernel> CreateBlockedAveragePool() {
+  return std::make_unique<DnnlPool<false>>(false, true);
+}
+std::unique_ptr<Kernel> CreateBlockedGlobalMaxPool() {
+  return std::make_unique<DnnlPool<true>>(true, true);
+}
+std::unique_ptr<Kernel> CreateBlockedGlobalAveragePool() {
+  return std::make_unique<DnnlPool<false>>(true, true);
+}
 
 }  // namespace hone::cpu

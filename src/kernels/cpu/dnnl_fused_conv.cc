@@ -1,0 +1,126 @@
+// com.hone Conv: a 2-D float32 convolution on channel-blocked activations with fused post-ops,
+// created by passes/layout_nchwc.cc. Inputs: X (blocked [N, Cb, H, W, B], or plain NCHW for a
+// first layer with few channels), W, optional B, optional Sum (blocked, the output's shape; added
+// before the activation, as a residual connection). Attributes: ONNX Conv's, plus `block` (B of
+// the output; 0 = NHWC), `activation` ("" or Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid,
+// HardSwish) and `activation_params` (LeakyRelu: alpha; Clip: min, max; HardSigmoid: alpha, beta).
+#include <cstring>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu/dnnl_blocked.h"
+#include "kernels/cpu/dnnl_conv.h"
+#include "kernels/kernel.h"
+
+namespace hone::cpu {
+namespace {
+
+using dnnl::algorithm;
+using dnnl::memory;
+
+class FusedConv final : public Kernel {
+ public:
+  Status Init(const InitContext& ctx) override {
+    Status s = p_.Parse(ctx);
+    if (!s.ok()) return ctx.Invalid("{}", s.message());  // no other kernel serves this op
+    block_ = ctx.attr_int("block", 16);
+    if (BlockedTag(block_) == memory::format_tag::undef)
+      return ctx.Invalid("block must be 8, 16 or 0 (NHWC), not {}", block_);
+    has_sum_ = ctx.has_input(3);
+    dnnl::post_ops po;
+    if (has_sum_) po.append_sum(1.f);
+    activation_ = ctx.attr_string("activation", "");
+    const auto a = ctx.attr_floats("activation_params");
+    auto need = [&](size_t n) -> Status {
+      if (a.size() != n)
+        return ctx.Invalid("activation {} takes {} parameter(s), got {}", activation_, n, a.size());
+      return Status::Ok();
+    };
+    if (activation_.empty()) {
+      HONE_RETURN_IF_ERROR(need(0));
+    } else if (activation_ == "Relu") {
+      HONE_RETURN_IF_ERROR(need(0));
+      po.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+    } else if (activation_ == "LeakyRelu") {
+      HONE_RETURN_IF_ERROR(need(1));
+      po.append_eltwise(1.f, algorithm::eltwise_relu, a[0], 0.f);
+    } else if (activation_ == "Clip") {
+      HONE_RETURN_IF_ERROR(need(2));
+      po.append_eltwise(1.f, algorithm::eltwise_clip, a[0], a[1]);
+    } else if (activation_ == "Sigmoid") {
+      HONE_RETURN_IF_ERROR(need(0));
+      po.append_eltwise(1.f, algorithm::eltwise_logistic, 0.f, 0.f);
+    } else if (activation_ == "Tanh") {
+      HONE_RETURN_IF_ERROR(need(0));
+      po.append_eltwise(1.f, algorithm::eltwise_tanh, 0.f, 0.f);
+    } else if (activation_ == "HardSigmoid") {  // max(0, min(1, alpha * x + beta))
+      HONE_RETURN_IF_ERROR(need(2));
+      po.append_eltwise(1.f, algorithm::eltwise_linear, a[0], a[1]);
+      po.append_eltwise(1.f, algorithm::eltwise_clip, 0.f, 1.f);
+    } else if (activation_ == "HardSwish") {  // x * max(0, min(1, x / 6 + 1 / 2))
+      HONE_RETURN_IF_ERROR(need(0));
+      po.append_eltwise(1.f, algorithm::eltwise_hardswish, 0.f, 0.f);
+    } else {
+      return ctx.Invalid("unknown activation '{}'", activation_);
+    }
+    attr_.set_post_ops(po);
+    return Status::Ok();
+  }
+
+  Status Compute(ComputeContext& ctx) const override {
+    const Tensor& x = *ctx.input(0);
+    if (x.dtype() != DataType::kFloat32)
+      return ctx.Error("X is {}, not float32", DataTypeName(x.dtype()));
+    const int64_t c = p_.in_channels();
+    std::vector<int64_t> nchw;
+    memory::format_tag src_tag;
+    if (x.rank() == 5 && BlockedFormat(x, c) != memory::format_tag::undef) {
+      nchw = {x.dim(0), c, x.dim(2), x.dim(3)};
+      // One block of 16 channels is both nChw16c and NHWC; say the one the output uses, so
+      // oneDNN picks a kernel for matching layouts.
+      src_tag = block_ == 0 && x.dim(1) == 1 ? memory::format_tag::nhwc : BlockedFormat(x, c);
+    } else if (x.rank() == 4 && x.dim(1) == c) {
+      nchw = x.shape();
+      src_tag = memory::format_tag::nchw;
+    } else {
+      return ctx.Error("X {} is neither NCHW nor channel-blocked with {} channels",
+                       ShapeToString(x.shape()), c);
+    }
+    SetDnnlThreads(ctx.pool().parallelism());
+    auto e = cache_.Get(x.shape(),
+                        [&] { return BuildConv(p_, nchw, src_tag, BlockedTag(block_), attr_); });
+    if (!e)
+      return ctx.Error("oneDNN could not build this convolution for X {}",
+                       ShapeToString(x.shape()));
+    Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, BlockedShape(e->out_nchw, block_));
+    if (has_sum_) {
+      const Tensor* z = ctx.input(3);
+      if (z->dtype() != DataType::kFloat32 || z->shape() != y.shape())
+        return ctx.Error("Sum {} does not match the output {}", ShapeToString(z->shape()),
+                         ShapeToString(y.shape()));
+      std::memcpy(y.raw_data(), z->raw_data(), y.nbytes());
+    }
+    if (y.numel() == 0) return Status::Ok();
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(e->src_md, Engine(), x.raw_data())},
+                                         {DNNL_ARG_WEIGHTS, e->weights},
+                                         {DNNL_ARG_DST, memory(e->dst_md, Engine(), y.raw_data())}};
+    if (p_.b) args.emplace(DNNL_ARG_BIAS, e->bias);
+    dnnl::stream stream(Engine());
+    e->prim.execute(stream, args);
+    stream.wait();
+    return Status::Ok();
+  }
+
+ private:
+  ConvParams p_;
+  int64_t block_ = 16;
+  bool has_sum_ = false;
+  std::string activation_;
+  dnnl::primitive_attr attr_;
+  ShapeCache<ConvPrim> cache_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> CreateFusedConv() { return std::make_unique<FusedConv>(); }
+
+}  // namespace hone::cpu
