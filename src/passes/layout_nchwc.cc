@@ -220,7 +220,36 @@ class Converter {
         n.op_type == "GlobalMaxPool")
       return ConvertPool(n);
     if (n.op_type == "Concat") return ConvertConcat(n);
+    if (n.op_type == "Resize") return ConvertResize(n);
     return false;
+  }
+
+  // Nearest-neighbour Resize with constant scales [1, 1, sh, sw]: the same on blocked tensors
+  // with scales [1, 1, sh, sw, 1].
+  bool ConvertResize(Node& n) {
+    const Attribute* mode = n.attr("mode");
+    if (!mode || mode->s != "nearest" || n.outputs.size() != 1) return false;
+    const size_t at = n.inputs.size() == 2 ? 1 : 2;  // opset 10: (X, scales)
+    if (n.inputs.size() <= at || n.inputs.size() > 3) return false;
+    if (at == 2 && !n.inputs[1].empty()) return false;  // a roi
+    const Tensor* sc = ConstantF32(g_, n.inputs[at]);
+    if (!sc || sc->numel() != 4 || sc->data<float>()[0] != 1 || sc->data<float>()[1] != 1)
+      return false;
+    Tensor s5 = Tensor::Empty(DataType::kFloat32, {5});
+    for (int k = 0; k < 4; ++k) s5.data<float>()[k] = sc->data<float>()[k];
+    s5.data<float>()[4] = 1;
+    const std::string sname = Fresh(n.inputs[at] + "_nchwc");
+    g_.initializers[sname] = std::move(s5);
+    const BlockedValue in = blocked_.at(n.inputs[0]);
+    Node r = n;
+    r.inputs[0] = in.name;
+    r.inputs[at] = sname;
+    const std::string y = Fresh(n.outputs[0] + "_nchwc");
+    r.outputs = {y};
+    Emit(std::move(r));
+    Produced(n.outputs[0], y, in.channels);
+    ++rewrites_;
+    return true;
   }
 
   bool ConvertConv(Node& n) {
