@@ -3,6 +3,8 @@
 #include "core/errors.h"
 #include "passes/constants_to_initializers.h"
 #include "passes/fold_batch_norm.h"
+#include "passes/fuse_gelu.h"
+#include "passes/fuse_layer_norm.h"
 #include "passes/graph_util.h"
 #include "passes/layout_nchwc.h"
 #include "passes/remove_identity.h"
@@ -28,6 +30,11 @@ StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level) {
     HONE_RETURN_IF_ERROR(run("remove-identity", RemoveIdentityAndDropout(g)));
     HONE_RETURN_IF_ERROR(run("fold-batch-norm", FoldBatchNormIntoConv(g)));
     HONE_RETURN_IF_ERROR(run("dead-nodes", RemoveDeadNodes(g)));
+  }
+  if (level >= OptLevel::kAll) {
+    const int64_t onnx_opset = model.opsets.count("") ? model.opsets.at("") : 0;
+    HONE_RETURN_IF_ERROR(run("fuse-layer-norm", FuseLayerNorm(g, onnx_opset)));
+    HONE_RETURN_IF_ERROR(run("fuse-gelu", FuseGelu(g, onnx_opset)));
   }
   if (level >= OptLevel::kAll) {
     HONE_RETURN_IF_ERROR(
