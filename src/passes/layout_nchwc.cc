@@ -205,7 +205,7 @@ class Converter {
   }
 
   bool Convert(Node& n, int idx) {
-    if (!n.domain.empty()) return false;
+    if (!n.domain.empty() && !(n.domain == kHoneDomain && n.op_type == "HardSwish")) return false;
     if (ConvEligible(g_, n, block_)) return ConvertConv(n);
     if (n.inputs.empty() || !blocked_.count(n.inputs[0])) {
       if ((n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div") &&
@@ -291,7 +291,7 @@ class Converter {
     if (n.op_type == "Clip" && !params_ok) return false;  // tensor-valued bounds
     const BlockedValue in = blocked_.at(n.inputs[0]);
     Node* conv = FusedConvProducing(in.name);
-    if (conv && !act.empty() && !conv->attr("activation") &&
+    if (conv && !act.empty() && !conv->attr("activation") && !conv->attr("post_linear") &&
         index_.only_read_by(n.inputs[0], idx)) {
       Attribute a;
       a.kind = Attribute::Kind::kString;
@@ -336,6 +336,7 @@ class Converter {
     } else {
       const std::string& other = ab ? b : a;
       if (is_div && !ab) return false;  // x / blocked: same concern
+      if (TryFuseLinear(n, idx, ab ? a : b, other, /*blocked_first=*/ab)) return true;
       if (const Tensor* c = ConstantF32(g_, other)) {
         std::string cn;
         if (c->numel() == 1) {
@@ -364,6 +365,41 @@ class Converter {
     return true;
   }
 
+  // conv * s, conv / s, conv + s, conv - s (and s * conv, s + conv) with a constant scalar s: an
+  // affine post-op (y = alpha * y + beta) after everything the Conv already applies.
+  bool TryFuseLinear(Node& n, int idx, const std::string& x, const std::string& c, bool x_first) {
+    const Tensor* ct = ConstantF32(g_, c);
+    if (!ct || ct->numel() != 1 || !index_.only_read_by(x, idx)) return false;
+    const bool sub = n.op_type == "Sub", div = n.op_type == "Div";
+    if ((sub || div) && !x_first) return false;
+    Node* conv = FusedConvProducing(blocked_[x].name);
+    if (!conv) return false;
+    float alpha = 1, beta = 0;
+    if (const Attribute* p = conv->attr("post_linear"); p && p->floats.size() == 2) {
+      alpha = p->floats[0];
+      beta = p->floats[1];
+    }
+    const float v = ct->data<float>()[0];
+    if (n.op_type == "Mul" || div) {
+      const float f = div ? 1.f / v : v;
+      alpha *= f;
+      beta *= f;
+    } else {
+      beta += sub ? -v : v;
+    }
+    Attribute p;
+    p.kind = Attribute::Kind::kFloats;
+    p.floats = {alpha, beta};
+    conv->attributes["post_linear"] = p;
+    if (conv->name.find("+Linear") == std::string::npos) conv->name += "+Linear";
+    const BlockedValue bx = blocked_[x];
+    missing_plain_.erase(x);
+    blocked_.erase(x);
+    Produced(n.outputs[0], bx.name, bx.channels);
+    ++rewrites_;
+    return true;
+  }
+
   // Add(conv, z) with z of the same shape: z becomes the Conv's Sum input.
   bool TryFuseSum(Node& n, int idx) {
     for (int k = 0; k < 2; ++k) {
@@ -371,7 +407,8 @@ class Converter {
       const std::string& z = n.inputs[static_cast<size_t>(1 - k)];
       if (x == z) continue;
       Node* conv = FusedConvProducing(blocked_[x].name);
-      if (!conv || conv->attr("activation") || conv->inputs.size() > 3) continue;
+      if (!conv || conv->attr("activation") || conv->attr("post_linear") || conv->inputs.size() > 3)
+        continue;
       if (!index_.only_read_by(x, idx) || !SameStaticShape(g_, x, z)) continue;
       if (conv->inputs.size() == 2) conv->inputs.push_back("");
       conv->inputs.push_back(blocked_[z].name);

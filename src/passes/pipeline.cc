@@ -3,7 +3,9 @@
 #include "core/errors.h"
 #include "passes/constants_to_initializers.h"
 #include "passes/fold_batch_norm.h"
+#include "passes/fold_conv_affine.h"
 #include "passes/fuse_gelu.h"
+#include "passes/fuse_hard_swish.h"
 #include "passes/fuse_layer_norm.h"
 #include "passes/graph_util.h"
 #include "passes/layout_nchwc.h"
@@ -29,6 +31,7 @@ StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level) {
   if (level >= OptLevel::kBasic) {
     HONE_RETURN_IF_ERROR(run("remove-identity", RemoveIdentityAndDropout(g)));
     HONE_RETURN_IF_ERROR(run("fold-batch-norm", FoldBatchNormIntoConv(g)));
+    HONE_RETURN_IF_ERROR(run("fold-conv-affine", FoldAffineIntoConv(g)));
     HONE_RETURN_IF_ERROR(run("dead-nodes", RemoveDeadNodes(g)));
   }
   if (level >= OptLevel::kAll) {
@@ -37,6 +40,8 @@ StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level) {
     HONE_RETURN_IF_ERROR(run("fuse-gelu", FuseGelu(g, onnx_opset)));
   }
   if (level >= OptLevel::kAll) {
+    const int64_t opset = model.opsets.count("") ? model.opsets.at("") : 0;
+    HONE_RETURN_IF_ERROR(run("fuse-hard-swish", FuseHardSwish(g, opset)));
     HONE_RETURN_IF_ERROR(
         run("blocked-layout", ConvertToBlockedLayout(g, PreferredBlock(g, ChannelBlock()))));
   }

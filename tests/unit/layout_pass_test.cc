@@ -8,6 +8,8 @@
 #include "ir/onnx_import.h"
 #include "model_builder.h"
 #include "passes/fold_batch_norm.h"
+#include "passes/fold_conv_affine.h"
+#include "passes/fuse_hard_swish.h"
 #include "passes/graph_util.h"
 #include "passes/layout_nchwc.h"
 #include "passes/pipeline.h"
@@ -234,6 +236,73 @@ TEST(RemoveIdentity, KeepsNodesThatProduceGraphOutputs) {
   EXPECT_EQ(ops["Identity"], 0);
   EXPECT_EQ(ops["Dropout"], 1);
   EXPECT_EQ(model.graph.nodes.back().inputs[0], "bn");
+}
+
+// PP-LCNetV3's block as paddle2onnx writes it (opset 11): conv, learnable scale and shift, the
+// spelled-out HardSwish, another scale and shift, then a depthwise conv.
+onnx::ModelProto LcnetBlock() {
+  auto m = NewModel(11);
+  auto* g = m.mutable_graph();
+  SetType(g->add_input(), "X", onnx::TensorProto::FLOAT, {1, 3, 12, 10});
+  SetType(g->add_output(), "Y", onnx::TensorProto::FLOAT, {1, 24, 12, 10});
+  AddConv(g, "X", "c1", 3, 24, 3, 1, 21);
+  AddFloatInit(g, "s1", {}, {1.4f});
+  AddFloatInit(g, "b1", {1}, {0.6f});
+  AddFloatInit(g, "three", {}, {3.f});
+  AddFloatInit(g, "zero", {}, {0.f});
+  AddFloatInit(g, "six", {}, {6.f});
+  AddFloatInit(g, "s2", {}, {0.3f});
+  AddFloatInit(g, "b2", {}, {-0.2f});
+  AddNode(g, "Mul", {"s1", "c1"}, {"m1"});
+  AddNode(g, "Add", {"m1", "b1"}, {"a1"});
+  AddNode(g, "Add", {"a1", "three"}, {"a3"});
+  AddNode(g, "Clip", {"a3", "zero", "six"}, {"r6"});
+  AddNode(g, "Mul", {"a1", "r6"}, {"xr6"});
+  AddNode(g, "Div", {"xr6", "six"}, {"hs"});
+  AddNode(g, "Mul", {"s2", "hs"}, {"m2"});
+  AddNode(g, "Add", {"m2", "b2"}, {"a2"});
+  AddConv(g, "a2", "Y", 24, 24, 3, 24, 23);
+  return m;
+}
+
+TEST(ConvFusion, AffineFoldsIntoWeightsAndHardSwishIsRecognised) {
+  Model model = Import(LcnetBlock());
+  auto folded = FoldAffineIntoConv(model.graph);
+  ASSERT_TRUE(folded.ok());
+  EXPECT_EQ(*folded, 2) << "Mul(s1) and Add(b1) after the first conv";
+  auto hs = FuseHardSwish(model.graph, 11);
+  ASSERT_TRUE(hs.ok());
+  EXPECT_EQ(*hs, 1);
+  auto ops = OpCounts(model.graph);
+  EXPECT_EQ(ops["com.hone::HardSwish"], 1) << "opset 11 has no HardSwish: hone's domain";
+  EXPECT_EQ(ops["Clip"], 0);
+  EXPECT_EQ(ops["Div"], 0);
+  EXPECT_EQ(ops["Mul"], 1) << "only the scale after the HardSwish is left";
+  auto r = ConvertToBlockedLayout(model.graph, 16);
+  ASSERT_TRUE(r.ok());
+  ops = OpCounts(model.graph);
+  EXPECT_EQ(ops["com.hone::HardSwish"], 0) << "fused into the conv";
+  EXPECT_EQ(ops["Mul"], 0);
+  EXPECT_EQ(ops["Add"], 0);
+  bool found = false;
+  for (const auto& n : model.graph.nodes) {
+    if (n.op_type != "Conv" || !n.attr("activation")) continue;
+    found = true;
+    EXPECT_EQ(n.attr("activation")->s, "HardSwish");
+    ASSERT_NE(n.attr("post_linear"), nullptr);
+    EXPECT_FLOAT_EQ(n.attr("post_linear")->floats[0], 0.3f);
+    EXPECT_FLOAT_EQ(n.attr("post_linear")->floats[1], -0.2f);
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(ConvFusion, SameNumbersAsReference) {
+  ExpectSameAsReference(LcnetBlock());
+  // Basic level only (standard ops): the affine folds, nothing else.
+  SessionOptions basic;
+  basic.optimization = GraphOptimization::kBasic;
+  auto s = Load(LcnetBlock(), "", basic);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
 }
 
 }  // namespace

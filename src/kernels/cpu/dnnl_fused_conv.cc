@@ -62,6 +62,12 @@ class FusedConv final : public Kernel {
     } else {
       return ctx.Invalid("unknown activation '{}'", activation_);
     }
+    if (ctx.has_attr("post_linear")) {
+      const auto l = ctx.attr_floats("post_linear");
+      if (l.size() != 2)
+        return ctx.Invalid("post_linear takes [alpha, beta], got {} values", l.size());
+      po.append_eltwise(1.f, algorithm::eltwise_linear, l[0], l[1]);
+    }
     attr_.set_post_ops(po);
     return Status::Ok();
   }
