@@ -84,8 +84,9 @@ inline float ExpF(float x) {
   p = p * f + 1.6666665459e-1f;
   p = p * f + 5.0000001201e-1f;
   p = p * f * f + f + 1.0f;
-  // p * 2^r in two steps: 2^128 (r at the top of the range) is not a float.
-  const int32_t e = static_cast<int32_t>(r);
+  // p * 2^r in two steps: 2^128 (r at the top of the range) is not a float. A NaN r (from a NaN
+  // x, which p already carries) must not reach the int conversion, where it is undefined.
+  const int32_t e = static_cast<int32_t>(r == r ? r : 0.0f);
   const int32_t half = e >> 1;
   float y = p * std::bit_cast<float>((half + 127) << 23);
   y = y * std::bit_cast<float>((e - half + 127) << 23);
