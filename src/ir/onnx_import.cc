@@ -2,6 +2,10 @@
 // subgraphs, value types; ONNX's own shape inference (libonnx) validates shapes at load.
 #include "ir/onnx_import.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -161,7 +165,8 @@ struct Importer {
     return out;
   }
 
-  StatusOr<Graph> ConvertGraph(const onnx::GraphProto& gp) {
+  // `owned`: the same graph, mutable, for the top level: initializer bytes move out of it.
+  StatusOr<Graph> ConvertGraph(const onnx::GraphProto& gp, onnx::GraphProto* owned = nullptr) {
     constexpr int kMaxDepth = 64;
     if (++depth > kMaxDepth) return InvalidModel("subgraphs nested deeper than {}", kMaxDepth);
     Graph g;
@@ -169,9 +174,16 @@ struct Importer {
     for (const auto& vi : gp.input()) g.inputs.push_back(ValueInfoFromProto(vi));
     for (const auto& vi : gp.output()) g.outputs.push_back(ValueInfoFromProto(vi));
     for (const auto& vi : gp.value_info()) g.value_info[vi.name()] = ValueInfoFromProto(vi);
-    for (const auto& t : gp.initializer()) {
+    for (int i = 0; i < gp.initializer_size(); ++i) {
+      const onnx::TensorProto& t = gp.initializer(i);
       if (t.name().empty()) return InvalidModel("graph '{}': an initializer has no name", g.name);
-      HONE_ASSIGN_OR_RETURN(Tensor x, TensorFromProto(t, base_dir, t.name()));
+      Tensor x;
+      if (owned) {
+        HONE_ASSIGN_OR_RETURN(
+            x, TakeTensorFromProto(*owned->mutable_initializer(i), base_dir, t.name()));
+      } else {
+        HONE_ASSIGN_OR_RETURN(x, TensorFromProto(t, base_dir, t.name()));
+      }
       g.initializers[t.name()] = std::move(x);
     }
     for (const auto& st : gp.sparse_initializer()) {
@@ -251,15 +263,32 @@ std::string Node::Describe() const {
   return d;
 }
 
+namespace {
+
+Status ParseFailed(size_t bytes) {
+  return InvalidModel(
+      "not a valid ONNX model: protobuf parsing failed ({} bytes; truncated or "
+      "corrupted file?)",
+      bytes);
+}
+
+// The model in a parsed proto; initializer bytes move out of `mp`.
+StatusOr<Model> ImportParsed(onnx::ModelProto& mp, const ImportOptions& options);
+
+}  // namespace
+
 StatusOr<Model> ImportOnnxModel(std::span<const uint8_t> bytes, const ImportOptions& options) {
   onnx::ModelProto mp;
   if (bytes.size() > static_cast<size_t>(INT32_MAX))
     return NotSupported("model files over 2 GiB must keep weights in external data");
   if (!mp.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-    return InvalidModel(
-        "not a valid ONNX model: protobuf parsing failed ({} bytes; truncated or "
-        "corrupted file?)",
-        bytes.size());
+    return ParseFailed(bytes.size());
+  return ImportParsed(mp, options);
+}
+
+namespace {
+
+StatusOr<Model> ImportParsed(onnx::ModelProto& mp, const ImportOptions& options) {
   if (!mp.has_graph()) return InvalidModel("not a valid ONNX model: it has no graph");
   Model m;
   m.ir_version = mp.ir_version();
@@ -285,22 +314,31 @@ StatusOr<Model> ImportOnnxModel(std::span<const uint8_t> bytes, const ImportOpti
                         m.opsets["ai.onnx.ml"], kMaxOnnxMlOpset);
   if (options.infer_shapes) HONE_RETURN_IF_ERROR(RunShapeInference(mp, m));
   Importer importer{options.base_dir};
-  HONE_ASSIGN_OR_RETURN(m.graph, importer.ConvertGraph(mp.graph()));
+  HONE_ASSIGN_OR_RETURN(m.graph, importer.ConvertGraph(mp.graph(), mp.mutable_graph()));
   return m;
 }
 
+}  // namespace
+
 StatusOr<Model> ImportOnnxFile(const std::string& path, bool infer_shapes) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return NotFound("cannot open model file '{}'", path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string bytes = ss.str();
+  // Parsed straight from the file (no copy of its bytes in memory); initializer blobs then move
+  // from the proto into the tensors, so loading holds the weights about once.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NotFound("cannot open model file '{}'", path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return NotFound("cannot open model file '{}'", path);
+  }
+  onnx::ModelProto mp;
+  const bool parsed = mp.ParseFromFileDescriptor(fd);
+  ::close(fd);
+  if (!parsed) return ParseFailed(static_cast<size_t>(st.st_size)).WithContext(path);
   ImportOptions opts;
   opts.base_dir = std::filesystem::path(path).parent_path().string();
   if (opts.base_dir.empty()) opts.base_dir = ".";
   opts.infer_shapes = infer_shapes;
-  auto m = ImportOnnxModel(
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), opts);
+  auto m = ImportParsed(mp, opts);
   if (!m.ok()) return m.status().WithContext(path);
   return m;
 }

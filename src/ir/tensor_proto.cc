@@ -1,6 +1,9 @@
 #include "ir/tensor_proto.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <climits>
 #include <cstdlib>
@@ -42,8 +45,16 @@ void CopyField(const Field& field, Tensor& t) {
 
 }  // namespace
 
-StatusOr<std::string> ReadExternalData(const std::string& base_dir, const std::string& location,
-                                       int64_t offset, int64_t length, const std::string& what) {
+namespace {
+
+struct ExternalRegion {
+  fs::path file;
+  int64_t offset = 0, length = 0;
+};
+
+// Checks an external-data reference (location confined to base_dir, region inside the file).
+StatusOr<ExternalRegion> ResolveExternal(const std::string& base_dir, const std::string& location,
+                                         int64_t offset, int64_t length, const std::string& what) {
   if (base_dir.empty())
     return InvalidModel(
         "tensor '{}': uses external data '{}' but the model was loaded from bytes "
@@ -82,11 +93,43 @@ StatusOr<std::string> ReadExternalData(const std::string& base_dir, const std::s
         "tensor '{}': external data offset {} + length {} is past the end of '{}' "
         "({} bytes)",
         what, offset, length, location, size);
-  std::string out(static_cast<size_t>(length), '\0');
-  f.seekg(offset);
-  f.read(out.data(), length);
+  return ExternalRegion{full, offset, length};
+}
+
+}  // namespace
+
+StatusOr<std::string> ReadExternalData(const std::string& base_dir, const std::string& location,
+                                       int64_t offset, int64_t length, const std::string& what) {
+  HONE_ASSIGN_OR_RETURN(ExternalRegion r,
+                        ResolveExternal(base_dir, location, offset, length, what));
+  std::ifstream f(r.file, std::ios::binary);
+  std::string out(static_cast<size_t>(r.length), '\0');
+  f.seekg(r.offset);
+  f.read(out.data(), r.length);
   if (!f) return InvalidModel("tensor '{}': failed reading external data '{}'", what, location);
   return out;
+}
+
+StatusOr<std::shared_ptr<Buffer>> MapExternalData(const std::string& base_dir,
+                                                  const std::string& location, int64_t offset,
+                                                  int64_t length, const std::string& what) {
+  HONE_ASSIGN_OR_RETURN(ExternalRegion r,
+                        ResolveExternal(base_dir, location, offset, length, what));
+  if (r.length == 0) return Buffer::Allocate(0);
+  const int fd = ::open(r.file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return InvalidModel("tensor '{}': cannot open external data file '{}'", what, location);
+  const int64_t page = ::sysconf(_SC_PAGESIZE);
+  const int64_t start = r.offset / page * page, delta = r.offset - start;
+  const size_t span = static_cast<size_t>(r.length + delta);
+  // Private and writable: pages stay shared with the page cache until something writes them.
+  void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, start);
+  ::close(fd);
+  if (p == MAP_FAILED)
+    return InvalidModel("tensor '{}': cannot map external data '{}'", what, location);
+  std::shared_ptr<void> mapping(p, [span](void* q) { ::munmap(q, span); });
+  return Buffer::Borrow(static_cast<char*>(p) + delta, static_cast<size_t>(r.length),
+                        std::move(mapping));
 }
 
 StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& p, const std::string& base_dir,
@@ -97,7 +140,7 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& p, const std::string& 
   if (p.has_segment()) return NotSupported("tensor '{}': segmented tensors", what);
   HONE_ASSIGN_OR_RETURN(std::vector<int64_t> shape, DimsOf(p.dims(), what));
   const int64_t n = ShapeSize(shape);
-  Tensor t = Tensor::Empty(dtype, shape);
+  const size_t nbytes = Tensor(dtype, shape, nullptr).nbytes();  // no storage yet
 
   if (p.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string location;
@@ -115,16 +158,17 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& p, const std::string& 
     }
     if (dtype == DataType::kString)
       return NotSupported("tensor '{}': string tensors in external data", what);
-    if (length < 0) length = static_cast<int64_t>(t.nbytes());
-    HONE_ASSIGN_OR_RETURN(std::string bytes,
-                          ReadExternalData(base_dir, location, offset, length, what));
-    if (bytes.size() != t.nbytes())
+    const size_t need = nbytes;
+    if (length < 0) length = static_cast<int64_t>(need);
+    // Weights in external data are memory-mapped, not copied.
+    HONE_ASSIGN_OR_RETURN(auto buf, MapExternalData(base_dir, location, offset, length, what));
+    if (buf->size() != need)
       return InvalidModel("tensor '{}': external data has {} bytes, shape {} of {} needs {}", what,
-                          bytes.size(), ShapeToString(shape), DataTypeName(dtype), t.nbytes());
-    std::memcpy(t.raw_data(), bytes.data(), bytes.size());
-    return t;
+                          buf->size(), ShapeToString(shape), DataTypeName(dtype), need);
+    return Tensor(dtype, shape, std::move(buf));
   }
 
+  Tensor t = Tensor::Empty(dtype, shape);
   if (p.has_raw_data()) {
     if (dtype == DataType::kString)
       return InvalidModel("tensor '{}': string tensors cannot use raw_data", what);
@@ -214,6 +258,25 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& p, const std::string& 
       return NotSupported("tensor '{}': data type {}", what, DataTypeName(dtype));
   }
   return t;
+}
+
+StatusOr<Tensor> TakeTensorFromProto(onnx::TensorProto& p, const std::string& base_dir,
+                                     const std::string& what) {
+  // Large raw_data blobs move into the tensor (no copy); everything else goes the usual way.
+  constexpr size_t kMinTakeBytes = 4096;
+  if (p.has_raw_data() && p.raw_data().size() >= kMinTakeBytes && IsKnownDtype(p.data_type()) &&
+      static_cast<DataType>(p.data_type()) != DataType::kString && !p.has_segment() &&
+      p.data_location() != onnx::TensorProto::EXTERNAL) {
+    const DataType dtype = static_cast<DataType>(p.data_type());
+    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> shape, DimsOf(p.dims(), what));
+    const size_t nbytes = Tensor(dtype, shape, nullptr).nbytes();
+    if (p.raw_data().size() == nbytes) {
+      std::shared_ptr<std::string> bytes(p.release_raw_data());
+      void* data = bytes->data();
+      return Tensor(dtype, std::move(shape), Buffer::Borrow(data, nbytes, std::move(bytes)));
+    }
+  }
+  return TensorFromProto(p, base_dir, what);
 }
 
 StatusOr<Tensor> TensorFromSparseProto(const onnx::SparseTensorProto& p,
