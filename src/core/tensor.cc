@@ -153,7 +153,9 @@ class BlockCache {
   }
 
  private:
-  static constexpr size_t kMinBytes = size_t{1} << 17;      // glibc mmaps from 128 KiB up
+  // Small blocks too: glibc trims freed heap tops back to the OS, and the next run page-faults
+  // them in again (PP-OCR cls spent half its time in page faults with a 128 KiB floor).
+  static constexpr size_t kMinBytes = size_t{1} << 12;
   static constexpr size_t kMaxHeldBytes = size_t{1} << 30;  // 1 GiB of idle blocks at most
   std::mutex mu_;                                           // guards free_ and held_
   std::multimap<size_t, void*> free_;

@@ -17,9 +17,10 @@ namespace hone {
 // Returns how many nodes were converted or fused.
 StatusOr<int> ConvertToBlockedLayout(Graph& graph, int64_t block);
 
-// The layout to use for `graph`: oneDNN's depthwise convolutions are fastest channel-blocked
-// (`simd_block`), its dense convolutions in NHWC (brgemm kernels; measured on AVX-512, see
-// docs/PERFORMANCE.md), so graphs with depthwise convolutions get blocks and others NHWC.
+// The layout to use for `graph`: oneDNN's depthwise and narrow convolutions are fastest
+// channel-blocked (`simd_block`), its wide dense ones in NHWC (brgemm kernels); measured on
+// AVX-512 (docs/PERFORMANCE.md). Graphs with depthwise convolutions, or whose dense convolutions
+// average under 48 channels (weighted by size), get blocks; others NHWC.
 int64_t PreferredBlock(const Graph& graph, int64_t simd_block);
 
 }  // namespace hone

@@ -61,31 +61,31 @@ void AddFloatAttr(onnx::NodeProto* n, const std::string& name, float v) {
 // A small residual CNN: conv(3->24) relu, [depthwise 3x3 (optional)], conv 1x1 -> 24, Add with
 // the first activation, Relu, HardSigmoid-gated channel scaling (squeeze-excite style) with
 // GlobalAveragePool, a per-channel constant Mul, MaxPool, Concat with itself, output NCHW.
-onnx::ModelProto ResidualCnn(bool depthwise) {
+onnx::ModelProto ResidualCnn(bool depthwise, int64_t c = 24) {
   auto m = NewModel(13);
   auto* g = m.mutable_graph();
   SetType(g->add_input(), "X", onnx::TensorProto::FLOAT, {1, 3, 12, 10});
-  SetType(g->add_output(), "Y", onnx::TensorProto::FLOAT, {1, 48, 6, 5});
-  AddConv(g, "X", "c1", 3, 24, 3, 1, 1);
+  SetType(g->add_output(), "Y", onnx::TensorProto::FLOAT, {1, 2 * c, 6, 5});
+  AddConv(g, "X", "c1", 3, c, 3, 1, 1);
   AddNode(g, "Relu", {"c1"}, {"r1"});
   std::string mid = "r1";
   if (depthwise) {
-    AddConv(g, "r1", "dw", 24, 24, 3, 24, 3);
+    AddConv(g, "r1", "dw", c, c, 3, c, 3);
     AddNode(g, "Clip", {"dw", "lo", "hi"}, {"dwc"});
     AddFloatInit(g, "lo", {}, {0.f});
     AddFloatInit(g, "hi", {}, {6.f});
     mid = "dwc";
   }
-  AddConv(g, mid, "c2", 24, 24, 1, 1, 5);
+  AddConv(g, mid, "c2", c, c, 1, 1, 5);
   AddNode(g, "Add", {"c2", "r1"}, {"sum"});
   AddNode(g, "Relu", {"sum"}, {"r2"});
   AddNode(g, "GlobalAveragePool", {"r2"}, {"gap"});
-  AddConv(g, "gap", "se", 24, 24, 1, 1, 7);
+  AddConv(g, "gap", "se", c, c, 1, 1, 7);
   auto* hs = AddNode(g, "HardSigmoid", {"se"}, {"gate"});
   AddFloatAttr(hs, "alpha", 0.2f);
   AddFloatAttr(hs, "beta", 0.5f);
   AddNode(g, "Mul", {"r2", "gate"}, {"scaled"});
-  AddFloatInit(g, "chs", {1, 24, 1, 1}, RandomValues(24, 9, 2.f));
+  AddFloatInit(g, "chs", {1, c, 1, 1}, RandomValues(static_cast<size_t>(c), 9, 2.f));
   AddNode(g, "Mul", {"scaled", "chs"}, {"scaled2"});
   auto* mp = AddNode(g, "MaxPool", {"scaled2"}, {"pooled"});
   auto* ks = mp->add_attribute();
@@ -148,8 +148,10 @@ TEST(BlockedLayout, RewritesConvRegionsAndFusesPostOps) {
 }
 
 TEST(BlockedLayout, NhwcConcatStaysInLayout) {
-  Model model = Import(ResidualCnn(/*depthwise=*/false));
-  EXPECT_EQ(PreferredBlock(model.graph, 16), 0) << "no depthwise conv: NHWC";
+  EXPECT_EQ(PreferredBlock(Import(ResidualCnn(false)).graph, 16), 16) << "narrow: blocks";
+  EXPECT_EQ(PreferredBlock(Import(ResidualCnn(true, 64)).graph, 16), 16) << "depthwise: blocks";
+  Model model = Import(ResidualCnn(/*depthwise=*/false, 64));
+  EXPECT_EQ(PreferredBlock(model.graph, 16), 0) << "wide, no depthwise conv: NHWC";
   auto r = ConvertToBlockedLayout(model.graph, 0);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   auto ops = OpCounts(model.graph);
@@ -195,7 +197,8 @@ void ExpectSameAsReference(const onnx::ModelProto& m) {
 }
 
 TEST(BlockedLayout, SameNumbersAsReferenceBlocked) { ExpectSameAsReference(ResidualCnn(true)); }
-TEST(BlockedLayout, SameNumbersAsReferenceNhwc) { ExpectSameAsReference(ResidualCnn(false)); }
+TEST(BlockedLayout, SameNumbersAsReferenceNarrow) { ExpectSameAsReference(ResidualCnn(false)); }
+TEST(BlockedLayout, SameNumbersAsReferenceNhwc) { ExpectSameAsReference(ResidualCnn(false, 64)); }
 
 // Conv -> BatchNormalization -> Identity -> Dropout -> output.
 onnx::ModelProto ConvBnModel() {

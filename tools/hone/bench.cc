@@ -52,7 +52,8 @@ Runner SetupBench(CLI::App& app) {
   struct Opts {
     std::string model;
     std::vector<std::string> inputs;
-    int threads = 0, warmup = 5, runs = 20;
+    int warmup = 5, runs = 20;
+    SessionFlags session;
     bool json = false;
     bool profile = false;
     uint64_t seed = 0;
@@ -60,8 +61,7 @@ Runner SetupBench(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   app.add_option("model", o->model, "ONNX model file")->required();
   app.add_option("--input,-i", o->inputs, "NAME=FILE.npy (inputs not given are random)");
-  app.add_option("--threads", o->threads, "intra-op threads (0 = one per core)")
-      ->capture_default_str();
+  AddSessionFlags(app, o->session);
   app.add_option("--warmup", o->warmup, "untimed runs first")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -76,8 +76,9 @@ Runner SetupBench(CLI::App& app) {
       "--random", [](int64_t) {},
       "accepted for symmetry with `hone run`; bench always fills missing inputs randomly");
   return [o]() -> int {
-    SessionOptions so;
-    so.threads = o->threads;
+    auto opts = SessionOptionsFrom(o->session);
+    if (!opts.ok()) return Fail(opts.status());
+    SessionOptions so = *opts;
     so.profile = o->profile;
     auto t0 = std::chrono::steady_clock::now();
     auto s = Session::FromFile(o->model, so);
@@ -100,7 +101,7 @@ Runner SetupBench(CLI::App& app) {
     }
     double median = Percentile(ms, 0.5), p90 = Percentile(ms, 0.9);
     double mn = *std::min_element(ms.begin(), ms.end());
-    int threads = o->threads;
+    int threads = o->session.threads;
     if (o->json) {
       std::string model = o->model;
       std::string esc;

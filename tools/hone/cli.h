@@ -22,6 +22,17 @@ StatusOr<std::vector<NamedTensor>> LoadInputs(const Session& session,
                                               uint64_t seed);
 Tensor RandomTensor(DataType dtype, const std::vector<int64_t>& shape, uint64_t seed);
 
+// The options every subcommand that builds a session takes: --threads, --level, --reference,
+// --verbose. AddSessionFlags registers them; SessionOptionsFrom checks and converts them.
+struct SessionFlags {
+  int threads = 0;
+  std::string level = "all";
+  bool reference = false;
+  bool verbose = false;
+};
+void AddSessionFlags(CLI::App& app, SessionFlags& flags);
+StatusOr<SessionOptions> SessionOptionsFrom(const SessionFlags& flags);
+
 // Characters outside [A-Za-z0-9._-] become '_'.
 std::string SanitizeName(const std::string& name);
 
@@ -31,5 +42,6 @@ Runner SetupInfo(CLI::App& app);
 Runner SetupRun(CLI::App& app);
 Runner SetupBench(CLI::App& app);
 Runner SetupConformance(CLI::App& app);
+Runner SetupOptimize(CLI::App& app);
 
 }  // namespace hone::cli

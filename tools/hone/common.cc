@@ -3,6 +3,7 @@
 #include <random>
 
 #include "cli.h"
+#include "core/errors.h"
 
 namespace hone::cli {
 
@@ -114,6 +115,35 @@ StatusOr<std::vector<NamedTensor>> LoadInputs(const Session& session,
     }
   }
   return feed;
+}
+
+void AddSessionFlags(CLI::App& app, SessionFlags& f) {
+  app.add_option("--threads", f.threads, "intra-op threads (0 = one per core)")
+      ->capture_default_str();
+  app.add_option("--level", f.level,
+                 "graph optimisation: none, basic (standard-op rewrites) or all (also fused and "
+                 "channel-blocked kernels)")
+      ->capture_default_str();
+  app.add_flag("--reference", f.reference,
+               "reference kernels only (no oneDNN or SIMD kernels; implies --level basic at most)");
+  app.add_flag("--verbose,-v", f.verbose,
+               "log the graph passes and which kernel runs each node (and why others declined)");
+}
+
+StatusOr<SessionOptions> SessionOptionsFrom(const SessionFlags& f) {
+  SessionOptions so;
+  so.threads = f.threads;
+  so.verbose = f.verbose;
+  so.use_fast_kernels = !f.reference;
+  if (f.level == "none")
+    so.optimization = GraphOptimization::kNone;
+  else if (f.level == "basic")
+    so.optimization = GraphOptimization::kBasic;
+  else if (f.level == "all")
+    so.optimization = GraphOptimization::kAll;
+  else
+    return InvalidArgument("--level must be none, basic or all, not '{}'", f.level);
+  return so;
 }
 
 }  // namespace hone::cli

@@ -4,6 +4,9 @@
 #include <algorithm>
 
 #include "cli.h"
+#include "ir/graph_text.h"
+#include "ir/onnx_import.h"
+#include "passes/pipeline.h"
 
 namespace hone::cli {
 namespace {
@@ -25,10 +28,29 @@ std::string TypeName(const ValueInfo& v) {
 }
 }  // namespace
 
+StatusOr<OptLevel> ParseLevel(const std::string& s);  // optimize.cc
+
 Runner SetupInfo(CLI::App& app) {
   auto model = std::make_shared<std::string>();
+  auto graph = std::make_shared<bool>(false);
+  auto level = std::make_shared<std::string>("none");
   app.add_option("model", *model, "ONNX model file")->required();
-  return [model]() -> int {
+  app.add_flag("--graph", *graph, "print the graph, one line per node");
+  app.add_option("--level", *level,
+                 "with --graph: the graph after the optimisation passes of this level (none, "
+                 "basic, all)")
+      ->capture_default_str();
+  return [model, graph, level]() -> int {
+    if (*graph) {
+      auto lv = ParseLevel(*level);
+      if (!lv.ok()) return Fail(lv.status());
+      auto m = ImportOnnxFile(*model);
+      if (!m.ok()) return Fail(m.status());
+      auto runs = OptimizeModel(*m, *lv);
+      if (!runs.ok()) return Fail(runs.status().WithContext(*model));
+      fmt::print("{}", GraphToText(m->graph));
+      return 0;
+    }
     auto s = Session::FromFile(*model);
     if (!s.ok()) return Fail(s.status());
     const Session& session = **s;

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
       hone::cli::SetupRun);
   add("bench", "Measure session creation, latency percentiles and peak memory",
       hone::cli::SetupBench);
+  add("optimize", "Run the graph optimisation passes and write the optimised model as ONNX",
+      hone::cli::SetupOptimize);
   add("conformance", "Run ONNX backend test cases and report pass/fail counts",
       hone::cli::SetupConformance);
   try {

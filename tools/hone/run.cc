@@ -72,9 +72,8 @@ Runner SetupRun(CLI::App& app) {
     std::vector<std::string> inputs;
     bool random = false;
     std::string output_dir = "outputs";
-    int threads = 0;
     uint64_t seed = 0;
-    bool verbose = false;
+    SessionFlags session;
   };
   auto o = std::make_shared<Opts>();
   app.add_option("model", o->model, "ONNX model file")->required();
@@ -85,15 +84,12 @@ Runner SetupRun(CLI::App& app) {
                "fill inputs not given with --input with random values (symbolic dims = 1)");
   app.add_option("--output-dir,-o", o->output_dir, "folder for the NAME.npy outputs")
       ->capture_default_str();
-  app.add_option("--threads", o->threads, "intra-op threads (0 = one per core)")
-      ->capture_default_str();
   app.add_option("--seed", o->seed, "seed for --random")->capture_default_str();
-  app.add_flag("--verbose,-v", o->verbose, "log which kernel runs each node");
+  AddSessionFlags(app, o->session);
   return [o]() -> int {
-    SessionOptions so;
-    so.threads = o->threads;
-    so.verbose = o->verbose;
-    auto s = Session::FromFile(o->model, so);
+    auto so = SessionOptionsFrom(o->session);
+    if (!so.ok()) return Fail(so.status());
+    auto s = Session::FromFile(o->model, *so);
     if (!s.ok()) return Fail(s.status());
     auto feed = LoadInputs(**s, o->inputs, o->random, o->seed);
     if (!feed.ok()) return Fail(feed.status());

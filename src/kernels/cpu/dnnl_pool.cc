@@ -56,7 +56,11 @@ class DnnlPool final : public Kernel {
     }
     auto e = cache_.Get(x.shape(), [&] { return Build(x.shape()); });
     if (!e) {
-      if (blocked_) return ctx.Error("oneDNN could not pool {}", ShapeToString(x.shape()));
+      if (blocked_)
+        return ctx.Error(
+            "the {}x{} pooling window does not fit the {}x{} input (with its padding), or oneDNN "
+            "cannot pool it",
+            kernel_[0], kernel_[1], x.dim(2), x.dim(3));
       return Decline("oneDNN could not build this pooling");
     }
     Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, e->out_shape);
