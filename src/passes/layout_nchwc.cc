@@ -506,13 +506,20 @@ int64_t PreferredBlock(const Graph& graph, int64_t simd_block) {
     if (!w || w->rank() != 4) continue;
     const int64_t group = ConstInt(n, "group", 1);
     if (group > 1 && w->dim(1) == 1) return simd_block;  // depthwise
-    // Weighted by parameter count (a stand-in for FLOPs, which need spatial sizes).
-    const double params = static_cast<double>(w->numel());
-    weight += params;
-    weighted_channels += params * static_cast<double>(std::min(w->dim(0), w->dim(1)));
+    // 1x1 convolutions run about as fast either way; spatial ones decide. Weighted by FLOPs
+    // (parameters x output pixels where shape inference knows them).
+    if (w->dim(2) * w->dim(3) == 1) continue;
+    double flops = static_cast<double>(w->numel());
+    auto it = graph.value_info.find(n.outputs[0]);
+    if (it != graph.value_info.end() && it->second.has_shape && it->second.shape.size() == 4 &&
+        it->second.shape[2].known() && it->second.shape[3].known())
+      flops *= static_cast<double>(it->second.shape[2].value * it->second.shape[3].value);
+    weight += flops;
+    weighted_channels += flops * static_cast<double>(std::min(w->dim(0), w->dim(1)));
   }
-  // oneDNN's NHWC (brgemm) kernels beat its blocked ones on wide convolutions (ResNet: 64-512
-  // channels, ~15% faster) and lose on narrow ones (16-32 channels: ~25% slower).
+  // oneDNN's NHWC (brgemm) kernels beat its blocked ones on wide spatial convolutions (ResNet:
+  // 64-512 channels, ~15% faster) and lose on narrow ones (16-32 channels: ~25% slower; a
+  // 3-channel first layer reads NCHW directly only in blocked form).
   return weight > 0 && weighted_channels / weight >= 48 ? 0 : simd_block;
 }
 

@@ -19,8 +19,9 @@ StatusOr<int> ConvertToBlockedLayout(Graph& graph, int64_t block);
 
 // The layout to use for `graph`: oneDNN's depthwise and narrow convolutions are fastest
 // channel-blocked (`simd_block`), its wide dense ones in NHWC (brgemm kernels); measured on
-// AVX-512 (docs/PERFORMANCE.md). Graphs with depthwise convolutions, or whose dense convolutions
-// average under 48 channels (weighted by size), get blocks; others NHWC.
+// AVX-512 (docs/PERFORMANCE.md). Graphs with depthwise convolutions, or whose spatial (k > 1)
+// dense convolutions average under 48 channels (min of in and out, weighted by FLOPs), get
+// blocks; others NHWC.
 int64_t PreferredBlock(const Graph& graph, int64_t simd_block);
 
 }  // namespace hone

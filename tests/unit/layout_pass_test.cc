@@ -76,7 +76,7 @@ onnx::ModelProto ResidualCnn(bool depthwise, int64_t c = 24) {
     AddFloatInit(g, "hi", {}, {6.f});
     mid = "dwc";
   }
-  AddConv(g, mid, "c2", c, c, 1, 1, 5);
+  AddConv(g, mid, "c2", c, c, 3, 1, 5);
   AddNode(g, "Add", {"c2", "r1"}, {"sum"});
   AddNode(g, "Relu", {"sum"}, {"r2"});
   AddNode(g, "GlobalAveragePool", {"r2"}, {"gap"});
