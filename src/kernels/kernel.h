@@ -95,6 +95,8 @@ class ComputeContext {
   Tensor& Output(int i, DataType dtype, std::vector<int64_t> shape);
   // Allocates output i with unspecified contents: for kernels that write every element.
   Tensor& OutputUninitialized(int i, DataType dtype, std::vector<int64_t> shape);
+  // Output i as allocated so far (after Output / OutputUninitialized / SetOutput).
+  Tensor& output(int i) { return outputs_[static_cast<size_t>(i)].mutable_tensor(); }
   // Sets output i to an existing tensor (a view or a constant); no copy.
   void SetOutput(int i, Tensor t) { outputs_[i] = Value(std::move(t)); }
   void SetOutputValue(int i, Value v) { outputs_[i] = std::move(v); }

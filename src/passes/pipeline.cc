@@ -7,6 +7,7 @@
 #include "passes/fuse_gelu.h"
 #include "passes/fuse_hard_swish.h"
 #include "passes/fuse_layer_norm.h"
+#include "passes/fuse_matmul_add.h"
 #include "passes/graph_util.h"
 #include "passes/layout_nchwc.h"
 #include "passes/remove_identity.h"
@@ -32,6 +33,8 @@ StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level) {
     HONE_RETURN_IF_ERROR(run("remove-identity", RemoveIdentityAndDropout(g)));
     HONE_RETURN_IF_ERROR(run("fold-batch-norm", FoldBatchNormIntoConv(g)));
     HONE_RETURN_IF_ERROR(run("fold-conv-affine", FoldAffineIntoConv(g)));
+    HONE_RETURN_IF_ERROR(
+        run("fuse-matmul-add", FuseMatMulAdd(g, /*allow_hone_ops=*/level >= OptLevel::kAll)));
     HONE_RETURN_IF_ERROR(run("dead-nodes", RemoveDeadNodes(g)));
   }
   if (level >= OptLevel::kAll) {

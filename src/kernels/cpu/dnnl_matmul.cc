@@ -163,8 +163,37 @@ class DnnlGemm final : public DnnlMatmulBase {
   }
 };
 
+// com.hone MatMul(A, W, bias) from passes/fuse_matmul_add.cc: A [..., K] float32, W a constant
+// [K, N], bias a constant [N] (or [1, N]) added in oneDNN's epilogue.
+class DnnlMatMulBias final : public DnnlMatmulBase {
+ public:
+  Status Init(const InitContext& ctx) override {
+    b_ = ctx.constant_input(1);
+    bias_ = ctx.constant_input(2);
+    if (!b_ || b_->dtype() != DataType::kFloat32 || b_->rank() != 2)
+      return ctx.Invalid("W must be a constant float32 matrix");
+    k_ = b_->dim(0);
+    n_ = b_->dim(1);
+    if (!bias_ || bias_->dtype() != DataType::kFloat32 || bias_->numel() != n_)
+      return ctx.Invalid("bias must be a constant float32 [{}]", n_);
+    return Status::Ok();
+  }
+  Status Compute(ComputeContext& ctx) const override {
+    const Tensor& in = *ctx.input(0);
+    if (in.dtype() != DataType::kFloat32 || in.rank() < 1 || in.shape().back() != k_)
+      return ctx.Error("A must be float32 [..., {}], got {} {}", k_, DataTypeName(in.dtype()),
+                       ShapeToString(in.shape()));
+    const Tensor a = in.rank() == 1 ? in.Reshaped({1, k_}) : in;  // a vector: one row
+    Status s = Run(ctx, a, nullptr, a.shape());
+    if (s.code() == StatusCode::kNotSupported) return ctx.Error("{}", s.message());
+    if (s.ok() && in.rank() == 1) ctx.SetOutput(0, ctx.output(0).Reshaped({n_}));
+    return s;
+  }
+};
+
 }  // namespace
 
+std::unique_ptr<Kernel> CreateDnnlMatMulBias() { return std::make_unique<DnnlMatMulBias>(); }
 std::unique_ptr<Kernel> CreateDnnlMatMul() { return std::make_unique<DnnlMatMul>(); }
 std::unique_ptr<Kernel> CreateDnnlGemm() { return std::make_unique<DnnlGemm>(); }
 
