@@ -20,7 +20,8 @@ int64_t ChannelBlock() { return __builtin_cpu_supports("avx512f") ? 16 : 8; }
 
 }  // namespace
 
-StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level) {
+StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level,
+                                             const NodeEvaluator* evaluate) {
   std::vector<PassRun> runs;
   Graph& g = model.graph;
   auto run = [&](const char* name, StatusOr<int> r) -> Status {
@@ -31,6 +32,8 @@ StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level) {
   HONE_RETURN_IF_ERROR(run("constants-to-initializers", ConstantsToInitializers(g)));
   if (level >= OptLevel::kBasic) {
     HONE_RETURN_IF_ERROR(run("remove-identity", RemoveIdentityAndDropout(g)));
+    if (evaluate)
+      HONE_RETURN_IF_ERROR(run("fold-constants", FoldConstants(g, model.opsets, *evaluate)));
     HONE_RETURN_IF_ERROR(run("fold-batch-norm", FoldBatchNormIntoConv(g)));
     HONE_RETURN_IF_ERROR(run("fold-conv-affine", FoldAffineIntoConv(g)));
     HONE_RETURN_IF_ERROR(

@@ -9,6 +9,7 @@
 
 #include "hone/status.h"
 #include "ir/graph.h"
+#include "passes/fold_constants.h"
 
 namespace hone {
 
@@ -24,7 +25,9 @@ struct PassRun {
 };
 
 // Rewrites `model.graph` in place; adds the com.hone opset import when it created such nodes.
-// Returns what each pass did, in order.
-StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level);
+// `evaluate` (runtime/evaluate.h) enables constant folding from level basic up. Returns what
+// each pass did, in order.
+StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level,
+                                             const NodeEvaluator* evaluate = nullptr);
 
 }  // namespace hone

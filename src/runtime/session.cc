@@ -12,6 +12,7 @@
 #include "core/thread_pool.h"
 #include "ir/onnx_import.h"
 #include "passes/pipeline.h"
+#include "runtime/evaluate.h"
 #include "runtime/plan.h"
 
 namespace hone {
@@ -62,7 +63,8 @@ StatusOr<std::unique_ptr<SessionImpl>> Build(Model model, const SessionOptions& 
   CountOps(impl->model.graph, impl->info);
   OptLevel level = static_cast<OptLevel>(options.optimization);
   if (!options.use_fast_kernels && level > OptLevel::kBasic) level = OptLevel::kBasic;
-  HONE_ASSIGN_OR_RETURN(impl->passes, OptimizeModel(impl->model, level));
+  const NodeEvaluator evaluate = ReferenceEvaluator();
+  HONE_ASSIGN_OR_RETURN(impl->passes, OptimizeModel(impl->model, level, &evaluate));
   if (options.verbose)
     for (const auto& p : impl->passes)
       if (p.rewrites) spdlog::info("graph pass {}: {} rewrite(s)", p.pass, p.rewrites);

@@ -7,6 +7,7 @@
 #include "ir/graph_text.h"
 #include "ir/onnx_import.h"
 #include "passes/pipeline.h"
+#include "runtime/evaluate.h"
 
 namespace hone::cli {
 namespace {
@@ -46,7 +47,8 @@ Runner SetupInfo(CLI::App& app) {
       if (!lv.ok()) return Fail(lv.status());
       auto m = ImportOnnxFile(*model);
       if (!m.ok()) return Fail(m.status());
-      auto runs = OptimizeModel(*m, *lv);
+      const NodeEvaluator evaluate = ReferenceEvaluator();
+      auto runs = OptimizeModel(*m, *lv, &evaluate);
       if (!runs.ok()) return Fail(runs.status().WithContext(*model));
       fmt::print("{}", GraphToText(m->graph));
       return 0;

@@ -9,6 +9,7 @@
 #include "ir/onnx_export.h"
 #include "ir/onnx_import.h"
 #include "passes/pipeline.h"
+#include "runtime/evaluate.h"
 
 namespace hone::cli {
 
@@ -39,7 +40,8 @@ Runner SetupOptimize(CLI::App& app) {
     auto model = ImportOnnxFile(o->model);
     if (!model.ok()) return Fail(model.status());
     size_t before = model->graph.nodes.size();
-    auto runs = OptimizeModel(*model, *level);
+    const NodeEvaluator evaluate = ReferenceEvaluator();
+    auto runs = OptimizeModel(*model, *level, &evaluate);
     if (!runs.ok()) return Fail(runs.status().WithContext(o->model));
     auto bytes = ExportOnnxModel(*model);
     if (!bytes.ok()) return Fail(bytes.status());
