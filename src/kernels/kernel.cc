@@ -47,6 +47,18 @@ Tensor& ComputeContext::OutputUninitialized(int i, DataType dtype, std::vector<i
   return outputs_[static_cast<size_t>(i)].mutable_tensor();
 }
 
+Tensor ComputeContext::SharedBuffer(const std::string& key, DataType dtype,
+                                    const std::vector<int64_t>& shape) {
+  auto it = frame_.shared.find(key);
+  if (it != frame_.shared.end() && it->second.dtype() == dtype && it->second.shape() == shape)
+    return it->second;
+  Tensor t = Tensor::Uninitialized(dtype, shape);
+  frame_.shared[key] = t;
+  return t;
+}
+
+void ComputeContext::ReleaseSharedBuffer(const std::string& key) { frame_.shared.erase(key); }
+
 StatusOr<std::vector<Value>> ComputeContext::RunSubgraph(const Plan& plan,
                                                          const std::vector<Value>& inputs) const {
   return RunPlan(plan, inputs, &frame_, pool_);

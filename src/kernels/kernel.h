@@ -101,6 +101,13 @@ class ComputeContext {
   void SetOutput(int i, Tensor t) { outputs_[i] = Value(std::move(t)); }
   void SetOutputValue(int i, Value v) { outputs_[i] = std::move(v); }
   ThreadPool& pool() const { return pool_; }
+  // A buffer for this run shared by the nodes that ask for the same key: the first call allocates
+  // it (contents unspecified), later ones with the same dtype and shape get the same tensor
+  // (another dtype or shape: a fresh one). Producers of a Concat write their parts into its
+  // output this way (com.hone Conv with concat_* attributes).
+  Tensor SharedBuffer(const std::string& key, DataType dtype, const std::vector<int64_t>& shape);
+  // Drops this run's reference to the shared buffer `key` (its readers keep theirs).
+  void ReleaseSharedBuffer(const std::string& key);
 
   // Runs a compiled subgraph with this node's frame as the enclosing scope.
   StatusOr<std::vector<Value>> RunSubgraph(const Plan& plan,

@@ -220,7 +220,7 @@ class Converter {
     if (n.op_type == "MaxPool" || n.op_type == "AveragePool" || n.op_type == "GlobalAveragePool" ||
         n.op_type == "GlobalMaxPool")
       return ConvertPool(n);
-    if (n.op_type == "Concat") return ConvertConcat(n);
+    if (n.op_type == "Concat") return ConvertConcat(n, idx);
     if (n.op_type == "Resize") return ConvertResize(n);
     return false;
   }
@@ -463,7 +463,7 @@ class Converter {
     return true;
   }
 
-  bool ConvertConcat(Node& n) {
+  bool ConvertConcat(Node& n, int idx) {
     const int64_t axis = ConstInt(n, "axis", 1);
     if ((axis != 1 && axis != -3) || n.outputs.size() != 1) return false;
     int64_t total = 0;
@@ -478,10 +478,40 @@ class Converter {
     c.attributes["axis"].i = block_ == 0 ? 4 : 1;  // NHWC: channels are the last axis
     const std::string y = Fresh(n.outputs[0] + "_nchwc");
     c.outputs = {y};
+    if (block_ != 0) PlaceIntoConcat(n, idx, y, total);
     Emit(std::move(c));
     Produced(n.outputs[0], y, total);
     ++rewrites_;
     return true;
+  }
+
+  // Channel blocks of a batch-1 blocked Concat are contiguous: the Convs producing its inputs
+  // write straight into the Concat's output (concat_* attributes; ComputeContext::SharedBuffer),
+  // and the Concat kernel finds its inputs already in place. Any input not from such a Conv
+  // leaves the copy as it is.
+  void PlaceIntoConcat(const Node& n, int idx, const std::string& y, int64_t total) {
+    std::set<std::string> seen;
+    std::vector<Node*> convs;
+    for (const auto& in : n.inputs) {
+      Node* conv = FusedConvProducing(blocked_.at(in).name);
+      if (!conv || !seen.insert(in).second || !index_.only_read_by(in, idx) ||
+          conv->attr("concat_output"))
+        return;
+      convs.push_back(conv);
+    }
+    int64_t offset = 0;
+    for (size_t k = 0; k < convs.size(); ++k) {
+      Attribute out, off, blocks;
+      out.kind = Attribute::Kind::kString;
+      out.s = y;
+      off.kind = blocks.kind = Attribute::Kind::kInt;
+      off.i = offset;
+      blocks.i = total / block_;
+      convs[k]->attributes["concat_output"] = out;
+      convs[k]->attributes["concat_block_offset"] = off;
+      convs[k]->attributes["concat_blocks"] = blocks;
+      offset += blocked_.at(n.inputs[k]).channels / block_;
+    }
   }
 
   Graph& g_;

@@ -70,6 +70,8 @@ struct Frame {
   std::vector<Value> values;
   const Frame* parent = nullptr;
   ThreadPool* pool = nullptr;
+  // Buffers several nodes write parts of (ComputeContext::SharedBuffer), by key; per run.
+  mutable std::map<std::string, Tensor> shared;
 };
 
 // Runs every node of frame.plan; frame.values must hold the inputs (and constants) already.

@@ -241,6 +241,52 @@ TEST(RemoveIdentity, KeepsNodesThatProduceGraphOutputs) {
   EXPECT_EQ(model.graph.nodes.back().inputs[0], "bn");
 }
 
+// SqueezeNet's fire module: squeeze 1x1, then expand 1x1 and 3x3 side by side, concatenated
+// (32 + 32 channels: whole 16-channel blocks), then a conv reading the concatenation.
+onnx::ModelProto FireModule() {
+  auto m = NewModel(13);
+  auto* g = m.mutable_graph();
+  SetType(g->add_input(), "X", onnx::TensorProto::FLOAT, {1, 3, 12, 10});
+  SetType(g->add_output(), "Y", onnx::TensorProto::FLOAT, {1, 8, 12, 10});
+  AddConv(g, "X", "sq", 3, 16, 1, 1, 31);
+  AddNode(g, "Relu", {"sq"}, {"sqr"});
+  AddConv(g, "sqr", "e1", 16, 32, 1, 1, 33);
+  AddConv(g, "sqr", "e3", 16, 32, 3, 1, 35);
+  AddNode(g, "Relu", {"e1"}, {"e1r"});
+  AddNode(g, "Relu", {"e3"}, {"e3r"});
+  auto* cat = AddNode(g, "Concat", {"e1r", "e3r"}, {"cat"});
+  auto* ax = cat->add_attribute();
+  ax->set_name("axis");
+  ax->set_type(onnx::AttributeProto::INT);
+  ax->set_i(1);
+  AddConv(g, "cat", "Y", 64, 8, 3, 1, 37);
+  return m;
+}
+
+TEST(BlockedLayout, ConvsWriteStraightIntoTheirConcat) {
+  Model model = Import(FireModule());
+  auto r = ConvertToBlockedLayout(model.graph, 16);
+  ASSERT_TRUE(r.ok());
+  std::vector<int64_t> offsets;
+  std::string target;
+  for (const auto& n : model.graph.nodes) {
+    if (const Attribute* a = n.attr("concat_output")) {
+      target = a->s;
+      offsets.push_back(n.attr("concat_block_offset")->i);
+      EXPECT_EQ(n.attr("concat_blocks")->i, 4);
+    }
+  }
+  EXPECT_EQ(offsets, (std::vector<int64_t>{0, 2}));
+  bool concat_found = false;
+  for (const auto& n : model.graph.nodes)
+    if (n.op_type == "Concat") {
+      concat_found = true;
+      EXPECT_EQ(n.outputs[0], target);
+    }
+  EXPECT_TRUE(concat_found);
+  ExpectSameAsReference(FireModule());
+}
+
 // PP-LCNetV3's block as paddle2onnx writes it (opset 11): conv, learnable scale and shift, the
 // spelled-out HardSwish, another scale and shift, then a depthwise conv.
 onnx::ModelProto LcnetBlock() {

@@ -36,12 +36,23 @@ class FastConcat final : public Kernel {
         if (d != axis && t->dim(d) != first->dim(d)) return Decline("shapes differ off the axis");
       out_shape[static_cast<size_t>(axis)] += t->dim(axis);
     }
-    Tensor& y = ctx.OutputUninitialized(0, first->dtype(), out_shape);
-    if (y.numel() == 0) return Status::Ok();
     const size_t esize = DataTypeSize(first->dtype());
     int64_t outer = 1, inner = 1;
     for (int64_t d = 0; d < axis; ++d) outer *= out_shape[static_cast<size_t>(d)];
     for (int64_t d = axis + 1; d < rank; ++d) inner *= out_shape[static_cast<size_t>(d)];
+    // Producers that wrote into this Concat's shared buffer (keyed by its output name) are done.
+    ctx.ReleaseSharedBuffer(ctx.node().outputs[0]);
+    if (outer == 1 && InPlace(ctx, n_in)) {
+      // The producers wrote into one buffer, back to back (dnnl_fused_conv.cc): that is the
+      // output already.
+      const auto& buf = first->buffer();
+      const size_t off = static_cast<size_t>(static_cast<const char*>(first->raw_data()) -
+                                             static_cast<const char*>(buf->data()));
+      ctx.SetOutput(0, Tensor(first->dtype(), out_shape, buf, off));
+      return Status::Ok();
+    }
+    Tensor& y = ctx.OutputUninitialized(0, first->dtype(), out_shape);
+    if (y.numel() == 0) return Status::Ok();
     const size_t out_row =
         static_cast<size_t>(out_shape[static_cast<size_t>(axis)] * inner) * esize;
     char* dst = static_cast<char*>(y.raw_data());
@@ -65,6 +76,20 @@ class FastConcat final : public Kernel {
   }
 
  private:
+  // True when the inputs are consecutive parts of one buffer.
+  static bool InPlace(const ComputeContext& ctx, int n_in) {
+    const Tensor* first = ctx.input(0);
+    if (!first->buffer()) return false;
+    const char* next = static_cast<const char*>(first->raw_data());
+    for (int i = 0; i < n_in; ++i) {
+      const Tensor* t = ctx.input(i);
+      if (t->buffer() != first->buffer() || static_cast<const char*>(t->raw_data()) != next)
+        return false;
+      next += t->nbytes();
+    }
+    return true;
+  }
+
   int64_t axis_ = 0;
 };
 

@@ -41,7 +41,9 @@ int64_t OnnxSpatialOut(const std::string& auto_pad, int64_t in, int64_t k, int64
   return out;
 }
 
-void SetDnnlThreads(int threads) {
+void SetDnnlThreads(int threads, double work) {
+  constexpr double kMinParallelWork = 2e6;  // ~10 us of float32 FLOPs on one core
+  if (work >= 0 && work < kMinParallelWork) threads = 1;
   if (threads > 0 && omp_get_max_threads() != threads) omp_set_num_threads(threads);
 }
 

@@ -51,7 +51,10 @@ class ShapeCache {
 int64_t OnnxSpatialOut(const std::string& auto_pad, int64_t in, int64_t k, int64_t s, bool ceil,
                        int64_t& p0, int64_t& p1);
 
-// Sets the OpenMP thread count that oneDNN primitives use on the calling thread.
-void SetDnnlThreads(int threads);
+// Sets the OpenMP thread count that oneDNN primitives use on the calling thread. With `work`
+// (FLOPs, or elements for data movement) below what pays for a parallel region (tens of
+// microseconds of work), one thread: fewer fork/join barriers, which matter most when another
+// process holds a core (a waiting barrier then costs a scheduler time slice).
+void SetDnnlThreads(int threads, double work = -1);
 
 }  // namespace hone::cpu

@@ -124,7 +124,9 @@ class DnnlConv final : public Kernel {
     // Anything unusual declines at run time; the reference kernel then serves (or reports) it.
     if (x.dtype() != DataType::kFloat32 || x.rank() != 4) return Decline("X is not float32 NCHW");
     if (x.dim(1) != p_.in_channels()) return Decline("channel count mismatch");
-    SetDnnlThreads(ctx.pool().parallelism());  // also for the timing runs in Choose
+    // Before building (oneDNN fixes a primitive's thread count then) and the timing runs.
+    const std::vector<int64_t> out = ConvOutputShape(p_, x.shape());
+    SetDnnlThreads(ctx.pool().parallelism(), out.empty() ? -1 : ConvFlops(p_, out));
     auto entry = cache_.Get(x.shape(), [&] { return Choose(x.shape()); });
     if (!entry) return Decline("oneDNN could not build a convolution for this shape");
     Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, entry->out_nchw);

@@ -33,6 +33,12 @@ struct ConvPrim {
   std::string impl;                   // oneDNN's implementation name, for verbose logs
 };
 
+// Multiply-adds x 2 of a convolution producing `out_nchw`.
+inline double ConvFlops(const ConvParams& p, const std::vector<int64_t>& out_nchw) {
+  return 2.0 * static_cast<double>(ShapeSize(out_nchw)) *
+         static_cast<double>(p.w->dim(1) * p.w->dim(2) * p.w->dim(3));
+}
+
 // Output shape [N, M, OH, OW] for a logical NCHW input; empty when no window fits.
 std::vector<int64_t> ConvOutputShape(const ConvParams& p, const std::vector<int64_t>& x_nchw);
 

@@ -69,6 +69,12 @@ class FusedConv final : public Kernel {
       po.append_eltwise(1.f, algorithm::eltwise_linear, l[0], l[1]);
     }
     attr_.set_post_ops(po);
+    concat_output_ = ctx.attr_string("concat_output", "");
+    concat_block_offset_ = ctx.attr_int("concat_block_offset", 0);
+    concat_blocks_ = ctx.attr_int("concat_blocks", 0);
+    if (!concat_output_.empty() &&
+        (block_ == 0 || concat_block_offset_ < 0 || concat_blocks_ <= concat_block_offset_))
+      return ctx.Invalid("bad concat_* attributes");
     return Status::Ok();
   }
 
@@ -91,13 +97,26 @@ class FusedConv final : public Kernel {
       return ctx.Error("X {} is neither NCHW nor channel-blocked with {} channels",
                        ShapeToString(x.shape()), c);
     }
-    SetDnnlThreads(ctx.pool().parallelism());
+    // Before building: oneDNN fixes a primitive's thread count when it creates it.
+    const std::vector<int64_t> out = ConvOutputShape(p_, nchw);
+    SetDnnlThreads(ctx.pool().parallelism(), out.empty() ? -1 : ConvFlops(p_, out));
     auto e = cache_.Get(x.shape(),
                         [&] { return BuildConv(p_, nchw, src_tag, BlockedTag(block_), attr_); });
     if (!e)
       return ctx.Error("oneDNN could not build this convolution for X {}",
                        ShapeToString(x.shape()));
-    Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, BlockedShape(e->out_nchw, block_));
+    const std::vector<int64_t> ys = BlockedShape(e->out_nchw, block_);
+    if (!concat_output_.empty() && ys[0] == 1) {
+      // Write straight into our part of the Concat's output (passes/layout_nchwc.cc).
+      const std::vector<int64_t> full = {1, concat_blocks_, ys[2], ys[3], ys[4]};
+      Tensor whole = ctx.SharedBuffer(concat_output_, DataType::kFloat32, full);
+      const size_t offset =
+          static_cast<size_t>(concat_block_offset_ * ys[2] * ys[3] * ys[4]) * sizeof(float);
+      ctx.SetOutput(0, Tensor(DataType::kFloat32, ys, whole.buffer(), offset));
+    } else {
+      ctx.OutputUninitialized(0, DataType::kFloat32, ys);
+    }
+    Tensor& y = ctx.output(0);
     if (has_sum_) {
       const Tensor* z = ctx.input(3);
       if (z->dtype() != DataType::kFloat32 || z->shape() != y.shape())
@@ -122,6 +141,8 @@ class FusedConv final : public Kernel {
   bool has_sum_ = false;
   std::string activation_;
   dnnl::primitive_attr attr_;
+  std::string concat_output_;  // set: the output lives inside this Concat output
+  int64_t concat_block_offset_ = 0, concat_blocks_ = 0;
   ShapeCache<ConvPrim> cache_;
 };
 

@@ -26,11 +26,14 @@ class DnnlMatmulBase : public Kernel {
  protected:
   Status Run(ComputeContext& ctx, const Tensor& a, const Tensor* b_runtime,
              std::vector<int64_t> key) const {
+    // Before building: oneDNN fixes a primitive's thread count when it creates it.
+    const int64_t n = b_runtime ? b_runtime->shape().back() : n_;
+    SetDnnlThreads(ctx.pool().parallelism(),
+                   2.0 * static_cast<double>(a.numel()) * static_cast<double>(n));
     auto entry = cache_.Get(
         key, [&] { return Build(a.shape(), b_runtime ? &b_runtime->shape() : nullptr); });
     if (!entry) return Decline("oneDNN could not build this matmul");
     Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, entry->out_shape);
-    SetDnnlThreads(ctx.pool().parallelism());
     dnnl::stream stream(Engine());
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, Wrap(entry->a_md, a)},
                                          {DNNL_ARG_DST, Wrap(entry->c_md, y)}};

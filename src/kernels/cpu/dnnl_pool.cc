@@ -54,6 +54,7 @@ class DnnlPool final : public Kernel {
     } else if (x.dtype() != DataType::kFloat32 || x.rank() != 4) {
       return Decline("X is not float32 NCHW");
     }
+    SetDnnlThreads(ctx.pool().parallelism(), static_cast<double>(x.numel()) * 4);
     auto e = cache_.Get(x.shape(), [&] { return Build(x.shape()); });
     if (!e) {
       if (blocked_)
@@ -65,7 +66,6 @@ class DnnlPool final : public Kernel {
     }
     Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, e->out_shape);
     if (y.numel() == 0) return Status::Ok();
-    SetDnnlThreads(ctx.pool().parallelism());
     dnnl::stream stream(Engine());
     e->prim.execute(stream,
                     {{DNNL_ARG_SRC, Wrap(e->src_md, x)}, {DNNL_ARG_DST, Wrap(e->dst_md, y)}});

@@ -57,7 +57,7 @@ class ReorderInput final : public Kernel {
     // Zeroed, so the padding channels are zero.
     Tensor& y = ctx.Output(0, DataType::kFloat32, BlockedShape(x.shape(), block_));
     if (x.numel() == 0) return Status::Ok();
-    SetDnnlThreads(ctx.pool().parallelism());
+    SetDnnlThreads(ctx.pool().parallelism(), static_cast<double>(x.numel()) * 4);
     memory src = Wrap(PlainDesc(x.shape()), x);
     memory dst = Wrap(BlockedDesc(y, x.dim(1)), y);
     dnnl::stream s(Engine());
@@ -86,7 +86,7 @@ class ReorderOutput final : public Kernel {
     Tensor& y =
         ctx.OutputUninitialized(0, DataType::kFloat32, {x.dim(0), channels_, x.dim(2), x.dim(3)});
     if (y.numel() == 0) return Status::Ok();
-    SetDnnlThreads(ctx.pool().parallelism());
+    SetDnnlThreads(ctx.pool().parallelism(), static_cast<double>(x.numel()) * 4);
     memory src = Wrap(md, x);
     memory dst = Wrap(PlainDesc(y.shape()), y);
     dnnl::stream s(Engine());
