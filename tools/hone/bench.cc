@@ -20,6 +20,20 @@ double Percentile(std::vector<double> v, double p) {
   size_t k = static_cast<size_t>(std::min<double>(v.size() - 1, std::ceil(p * v.size()) - 1));
   return v[k];
 }
+// The timed runs' share of the profile: `now` minus what the warm-up runs had added by `before`.
+std::vector<NodeProfile> Since(const std::vector<NodeProfile>& before,
+                               std::vector<NodeProfile> now) {
+  std::map<std::pair<std::string, std::string>, const NodeProfile*> seen;
+  for (const auto& n : before) seen[{n.node, n.op}] = &n;
+  for (auto& n : now) {
+    auto it = seen.find({n.node, n.op});
+    if (it == seen.end()) continue;
+    n.calls -= it->second->calls;
+    n.total_ms -= it->second->total_ms;
+  }
+  return now;
+}
+
 void PrintProfile(std::vector<NodeProfile> nodes, int runs) {
   double total = 0;
   std::map<std::string, std::pair<double, int64_t>> by_op;  // op -> (ms, nodes)
@@ -32,9 +46,8 @@ void PrintProfile(std::vector<NodeProfile> nodes, int runs) {
   std::vector<std::pair<std::string, std::pair<double, int64_t>>> ops(by_op.begin(), by_op.end());
   std::sort(ops.begin(), ops.end(),
             [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
-  fmt::print(
-      "\nprofile: ms per run (averaged over all {} runs incl. warm-up), by op type and kernel\n",
-      runs);
+  fmt::print("\nprofile: ms per run (averaged over the {} timed runs), by op type and kernel\n",
+             runs);
   for (const auto& [op, e] : ops)
     fmt::print("  {:<44} {:>4} nodes {:>10.3f} ms {:>6.1f}%\n", op, e.second, e.first / runs,
                100 * e.first / std::max(total, 1e-9));
@@ -70,8 +83,8 @@ Runner SetupBench(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   app.add_flag("--json", o->json, "print one JSON object");
   app.add_flag("--profile", o->profile,
-               "after the timed runs, print time per op type and the slowest nodes (profiling "
-               "adds a little overhead to the timed runs)");
+               "after the timed runs, print their time per op type and the slowest nodes "
+               "(warm-up runs excluded; profiling adds a little overhead to the timed runs)");
   app.add_flag(
       "--random", [](int64_t) {},
       "accepted for symmetry with `hone run`; bench always fills missing inputs randomly");
@@ -92,6 +105,8 @@ Runner SetupBench(CLI::App& app) {
       if (!r.ok()) return Fail(r.status());
     }
     std::vector<double> ms;
+    const std::vector<NodeProfile> after_warmup =
+        o->profile ? (*s)->profile() : std::vector<NodeProfile>{};
     for (int i = 0; i < o->runs; ++i) {
       auto a = std::chrono::steady_clock::now();
       auto r = (*s)->Run(*feed);
@@ -122,7 +137,7 @@ Runner SetupBench(CLI::App& app) {
           o->model, threads == 0 ? std::string("all cores") : std::to_string(threads), create_ms,
           o->runs, o->warmup, median, p90, mn, PeakRssMb());
     }
-    if (o->profile) PrintProfile((*s)->profile(), o->warmup + o->runs);
+    if (o->profile) PrintProfile(Since(after_warmup, (*s)->profile()), o->runs);
     return 0;
   };
 }
