@@ -3,6 +3,7 @@
 // be split over threads, broadcasting shapes, each compiled ISA path (simd.h) and 1 or 3 threads.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <set>
 
 #include "kernel_harness.h"
@@ -225,6 +226,55 @@ std::vector<OpCase> SoftmaxCases() {
   return cases;
 }
 
+// com.hone Attention: Q [..., Sq, D], K [..., Sk, D], V [..., Sk, Dv] and a mask broadcasting
+// to the scores, over the GEMM tile tails (rows of 8 or 2, columns of 32), row blocks split
+// over threads, and -inf (padding) in the mask. The reference sums the products in another
+// order and takes the softmax in double: rtol 1e-4, and atol 1e-5 for outputs that cancel to
+// near 0 (weighted sums of V values up to 3 in magnitude).
+std::vector<OpCase> AttentionCases() {
+  struct A {
+    std::vector<int64_t> q, k, v, mask;
+    bool has_mask;
+    float scale;
+  };
+  const A as[] = {
+      {{4, 128, 64}, {4, 128, 64}, {4, 128, 64}, {4, 1, 128}, true, 0.125f},  // the export
+      {{3, 5, 3}, {3, 7, 3}, {3, 7, 9}, {}, false, 0.5f},
+      {{1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {}, true, 1.0f},
+      {{2, 3, 17, 33}, {2, 3, 45, 33}, {2, 3, 45, 31}, {2, 1, 1, 45}, true, 0.3f},
+      {{70, 16}, {100, 16}, {100, 40}, {70, 100}, true, 0.25f},
+      {{2, 9, 8}, {2, 6, 8}, {2, 6, 8}, {2, 9, 1}, true, 1.0f},
+      {{1, 200, 64}, {1, 300, 64}, {1, 300, 64}, {300}, true, 0.125f},
+      {{2, 33, 64}, {2, 33, 64}, {2, 33, 32}, {1, 33}, true, 0.125f},
+  };
+  std::vector<OpCase> cases;
+  for (const A& a : as) {
+    std::vector<InputSpec> inputs{{a.q}, {a.k}, {a.v}};
+    if (a.has_mask) {
+      // Random additive values, with the last quarter of the keys padded (-inf) where the mask
+      // has a key axis; every row keeps at least one key.
+      std::mt19937 rng(static_cast<uint32_t>(cases.size()));
+      Tensor m = RandomTensor(a.mask, -2, 2, rng);
+      const int64_t keys = a.mask.empty() ? 1 : a.mask.back();
+      for (int64_t i = 0; i < m.numel(); ++i)
+        if (keys > 3 && i % keys >= keys - keys / 4)
+          m.data<float>()[i] = -std::numeric_limits<float>::infinity();
+      inputs.push_back(InputSpec::Fixed(m));
+      inputs.back().constant = false;
+    }
+    cases.push_back({"CreateCpuAttention",
+                     "com.hone",
+                     "Attention",
+                     1,
+                     inputs,
+                     {{"scale", FloatAttr(a.scale)}},
+                     1,
+                     1e-4,
+                     1e-5});
+  }
+  return cases;
+}
+
 std::vector<OpCase> ReduceMeanCases() {
   std::vector<OpCase> cases;
   auto attr_case = [&](std::vector<int64_t> x, std::vector<int64_t> axes, int64_t keep) {
@@ -278,7 +328,7 @@ std::vector<OpCase> TransposeCases() {
 std::vector<OpCase> AllCases() {
   std::vector<OpCase> all;
   for (auto make : {UnaryCases, BinaryCases, GeluCases, LayerNormCases, SoftmaxCases,
-                    ReduceMeanCases, TransposeCases}) {
+                    ReduceMeanCases, TransposeCases, AttentionCases}) {
     auto c = make();
     all.insert(all.end(), c.begin(), c.end());
   }
@@ -374,6 +424,37 @@ TEST(CpuKernels, DeclineWhatTheyDoNotServe) {
   declines("CreateCpuLayerNorm", "LayerNormalization", 17, {x, RandomTensor({1}, -1, 1, rng)},
            {false, true}, {});
   declines("CreateCpuTranspose", "Transpose", 13, {xi}, {false}, {});
+}
+
+// Attention serves equal batch dims and a mask that does not enlarge the scores; the rest is
+// the reference's (numpy broadcasting everywhere).
+TEST(CpuKernels, AttentionDeclinesWhatItDoesNotServe) {
+  ThreadPool pool(1);
+  std::mt19937 rng(5);
+  const KernelDef* fast = FindKernel("com.hone", "Attention", 1, "CreateCpuAttention");
+  ASSERT_NE(fast, nullptr);
+  auto declines = [&](const char* what, std::vector<std::vector<int64_t>> shapes,
+                      DataType dtype = DataType::kFloat32) {
+    SCOPED_TRACE(what);
+    std::vector<Tensor> inputs;
+    for (const auto& s : shapes)
+      inputs.push_back(dtype == DataType::kFloat32 ? RandomTensor(s, -1, 1, rng)
+                                                   : Tensor::Empty(dtype, s));
+    const Node node = MakeNode("com.hone", "Attention", static_cast<int>(inputs.size()), 1);
+    auto r = RunKernel(*fast, node, 1, inputs, {}, pool);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kNotSupported) << r.status().ToString();
+    // The reference serves it.
+    const KernelDef* ref = FindReference("com.hone", "Attention", 1);
+    ASSERT_NE(ref, nullptr);
+    EXPECT_TRUE(RunKernel(*ref, node, 1, inputs, {}, pool).ok());
+  };
+  declines("mask enlarges the scores", {{4, 5, 6}, {4, 7, 6}, {4, 7, 6}, {2, 4, 5, 7}});
+  declines("mask broadcasts the rows up", {{4, 1, 6}, {4, 7, 6}, {4, 7, 6}, {4, 5, 7}});
+  declines("batch dims broadcast", {{2, 5, 4}, {1, 5, 4}, {2, 5, 4}});
+  declines("ranks differ", {{5, 4}, {1, 5, 4}, {1, 5, 4}});
+  declines("empty keys", {{2, 5, 4}, {2, 0, 4}, {2, 0, 4}});
+  declines("float64", {{2, 5, 4}, {2, 5, 4}, {2, 5, 4}}, DataType::kFloat64);
 }
 
 TEST(CpuKernels, MaxIsaCapsTheActiveIsa) {
