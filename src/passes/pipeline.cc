@@ -4,6 +4,7 @@
 #include "passes/constants_to_initializers.h"
 #include "passes/fold_batch_norm.h"
 #include "passes/fold_conv_affine.h"
+#include "passes/fuse_attention.h"
 #include "passes/fuse_gelu.h"
 #include "passes/fuse_hard_swish.h"
 #include "passes/fuse_layer_norm.h"
@@ -44,6 +45,7 @@ StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level,
     const int64_t onnx_opset = model.opsets.count("") ? model.opsets.at("") : 0;
     HONE_RETURN_IF_ERROR(run("fuse-layer-norm", FuseLayerNorm(g, onnx_opset)));
     HONE_RETURN_IF_ERROR(run("fuse-gelu", FuseGelu(g, onnx_opset)));
+    HONE_RETURN_IF_ERROR(run("fuse-attention", FuseAttention(g, onnx_opset)));
   }
   if (level >= OptLevel::kAll) {
     const int64_t opset = model.opsets.count("") ? model.opsets.at("") : 0;
