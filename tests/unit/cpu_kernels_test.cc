@@ -325,10 +325,38 @@ std::vector<OpCase> TransposeCases() {
   return cases;
 }
 
+std::vector<OpCase> SliceCases() {
+  struct S {
+    std::vector<int64_t> x, starts, ends, axes;
+  };
+  const S ss[] = {{{4, 6, 8}, {1}, {3}, {1}},           // a middle axis: one run per row
+                  {{4, 6, 8}, {0, 2}, {2, 7}, {0, 2}},  // the innermost axis
+                  {{6, 8}, {2}, {5}, {0}},              // leading rows: a view
+                  {{5, 7}, {-3}, {100}, {-1}},          // negative start, end past the dim
+                  {{32, 1, 96}, {32}, {64}, {2}},       // BERT's split of the fused projection
+                  {{3, 4}, {2}, {1}, {1}}};             // empty
+  std::vector<OpCase> cases;
+  for (const S& t : ss) {
+    cases.push_back({"CreateCpuSlice",
+                     "",
+                     "Slice",
+                     13,
+                     {{t.x},
+                      InputSpec::Fixed(Int64s(t.starts)),
+                      InputSpec::Fixed(Int64s(t.ends)),
+                      InputSpec::Fixed(Int64s(t.axes))},
+                     {},
+                     1,
+                     0,
+                     0});
+  }
+  return cases;
+}
+
 std::vector<OpCase> AllCases() {
   std::vector<OpCase> all;
   for (auto make : {UnaryCases, BinaryCases, GeluCases, LayerNormCases, SoftmaxCases,
-                    ReduceMeanCases, TransposeCases, AttentionCases}) {
+                    ReduceMeanCases, TransposeCases, AttentionCases, SliceCases}) {
     auto c = make();
     all.insert(all.end(), c.begin(), c.end());
   }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/ref/common.h"
+#include "kernels/ref/slice.h"
 
 namespace hone::ref {
 namespace {
@@ -295,94 +296,28 @@ class Split final : public Kernel {
 
 class Slice final : public Kernel {
  public:
-  Status Init(const InitContext& ctx) override {
-    from_inputs_ = ctx.opset() >= 10;
-    if (!from_inputs_) {
-      if (!ctx.has_attr("starts") || !ctx.has_attr("ends"))
-        return ctx.Invalid("attributes 'starts' and 'ends' are required");
-      starts_ = ctx.attr_ints("starts");
-      ends_ = ctx.attr_ints("ends");
-      has_axes_ = ctx.has_attr("axes");
-      axes_ = ctx.attr_ints("axes");
-    }
-    return Status::Ok();
-  }
+  Status Init(const InitContext& ctx) override { return spec_.Init(ctx); }
   Status Compute(ComputeContext& ctx) const override {
     const Tensor& x = *ctx.input(0);
-    std::vector<int64_t> starts = starts_, ends = ends_, axes = axes_, steps;
-    bool has_axes = has_axes_;
-    if (from_inputs_) {
-      if (!ctx.input(1) || !ctx.input(2))
-        return ctx.Error("inputs 'starts' and 'ends' are required");
-      HONE_ASSIGN_OR_RETURN(starts, ToInt64Vector(ctx.node(), *ctx.input(1), "starts"));
-      HONE_ASSIGN_OR_RETURN(ends, ToInt64Vector(ctx.node(), *ctx.input(2), "ends"));
-      has_axes = ctx.input(3) != nullptr;
-      if (has_axes) {
-        HONE_ASSIGN_OR_RETURN(axes, ToInt64Vector(ctx.node(), *ctx.input(3), "axes"));
-      }
-      if (ctx.input(4)) {
-        HONE_ASSIGN_OR_RETURN(steps, ToInt64Vector(ctx.node(), *ctx.input(4), "steps"));
-      }
-    }
-    const size_t n = starts.size();
-    if (ends.size() != n) return ctx.Error("starts has {} entries but ends has {}", n, ends.size());
-    if (!has_axes) {
-      axes.resize(n);
-      std::iota(axes.begin(), axes.end(), 0);
-    }
-    if (axes.size() != n) return ctx.Error("axes has {} entries, expected {}", axes.size(), n);
-    if (steps.empty()) steps.assign(n, 1);
-    if (steps.size() != n) return ctx.Error("steps has {} entries, expected {}", steps.size(), n);
-
+    HONE_ASSIGN_OR_RETURN(SliceWindow w, spec_.Resolve(ctx, x));
     const size_t rank = static_cast<size_t>(x.rank());
-    std::vector<int64_t> start(rank, 0), step(rank, 1), out_shape = x.shape();
-    std::vector<bool> seen(rank, false);
-    for (size_t i = 0; i < n; ++i) {
-      HONE_ASSIGN_OR_RETURN(int64_t a, NormalizeAxis(ctx.node(), axes[i], x.rank(), "axes entry"));
-      size_t ua = static_cast<size_t>(a);
-      if (seen[ua]) return ctx.Error("axis {} is sliced twice", a);
-      seen[ua] = true;
-      const int64_t dim = x.dim(a);
-      // A step beyond the dimension behaves like the dimension; this also keeps -step finite.
-      const int64_t st =
-          std::clamp<int64_t>(steps[i], -std::max<int64_t>(dim, 1), std::max<int64_t>(dim, 1));
-      if (st == 0) return ctx.Error("steps[{}] is 0", i);
-      int64_t s = starts[i], e = ends[i];
-      if (s < 0) s += dim;
-      if (e < 0) e += dim;
-      int64_t count;
-      if (st > 0) {
-        s = std::clamp<int64_t>(s, 0, dim);
-        e = std::clamp<int64_t>(e, 0, dim);
-        count = e > s ? (e - s - 1) / st + 1 : 0;
-      } else {
-        s = std::clamp<int64_t>(s, 0, dim - 1);
-        e = std::clamp<int64_t>(e, -1, dim - 1);
-        count = s > e ? (s - e - 1) / (-st) + 1 : 0;
-      }
-      start[ua] = s;
-      step[ua] = st;
-      out_shape[ua] = count;
-    }
-    Tensor& y = ctx.Output(0, x.dtype(), out_shape);
+    Tensor& y = ctx.Output(0, x.dtype(), w.out_shape);
     if (y.numel() == 0) return Status::Ok();
     const std::vector<int64_t> is = Strides(x.shape());
     std::vector<std::vector<int64_t>> maps(rank);
     for (size_t d = 0; d < rank; ++d) {
-      maps[d].resize(static_cast<size_t>(out_shape[d]));
-      for (int64_t c = 0; c < out_shape[d]; ++c)
-        maps[d][static_cast<size_t>(c)] = (start[d] + c * step[d]) * is[d];
+      maps[d].resize(static_cast<size_t>(w.out_shape[d]));
+      for (int64_t c = 0; c < w.out_shape[d]; ++c)
+        maps[d][static_cast<size_t>(c)] = (w.start[d] + c * w.step[d]) * is[d];
     }
     return VisitBySize(ctx.node(), x.dtype(), [&]<typename T>() {
-      CopyByDimMaps<T>(x.data<T>(), y.data<T>(), out_shape, maps);
+      CopyByDimMaps<T>(x.data<T>(), y.data<T>(), w.out_shape, maps);
       return Status::Ok();
     });
   }
 
  private:
-  bool from_inputs_ = true;
-  bool has_axes_ = false;
-  std::vector<int64_t> starts_, ends_, axes_;
+  SliceSpec spec_;
 };
 
 class Gather final : public Kernel {
