@@ -47,6 +47,13 @@ Tensor& ComputeContext::OutputUninitialized(int i, DataType dtype, std::vector<i
   return outputs_[static_cast<size_t>(i)].mutable_tensor();
 }
 
+bool ComputeContext::InputDiesHere(int i) const {
+  if (!dies_ || i < 0 || i >= static_cast<int>(dies_->size()) || !(*dies_)[static_cast<size_t>(i)])
+    return false;
+  const Tensor* t = input(i);
+  return t && t->buffer() && t->buffer().use_count() == 1;
+}
+
 Tensor ComputeContext::SharedBuffer(const std::string& key, DataType dtype,
                                     const std::vector<int64_t>& shape) {
   auto it = frame_.shared.find(key);

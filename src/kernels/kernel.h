@@ -95,6 +95,10 @@ class ComputeContext {
   Tensor& Output(int i, DataType dtype, std::vector<int64_t> shape);
   // Allocates output i with unspecified contents: for kernels that write every element.
   Tensor& OutputUninitialized(int i, DataType dtype, std::vector<int64_t> shape);
+  // True when input i is a value no later node reads, held only here (its buffer is not shared
+  // with another value or the caller): the kernel may write its output over it.
+  bool InputDiesHere(int i) const;
+  void set_dying_inputs(const std::vector<bool>* dies) { dies_ = dies; }
   // Output i as allocated so far (after Output / OutputUninitialized / SetOutput).
   Tensor& output(int i) { return outputs_[static_cast<size_t>(i)].mutable_tensor(); }
   // Sets output i to an existing tensor (a view or a constant); no copy.
@@ -126,6 +130,7 @@ class ComputeContext {
   std::vector<Value>& outputs_;
   ThreadPool& pool_;
   const Frame& frame_;
+  const std::vector<bool>* dies_ = nullptr;  // from the plan; null outside a plan
 };
 
 class Kernel {

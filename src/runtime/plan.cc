@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/errors.h"
@@ -239,6 +240,23 @@ StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const Comp
   for (size_t v = 0; v < last_use.size(); ++v)
     if (last_use[v] >= 0)
       plan->nodes[static_cast<size_t>(last_use[v])].release.push_back(static_cast<int>(v));
+  std::vector<bool> produced(plan->value_names.size(), false);
+  for (const auto& pn : plan->nodes)
+    for (int v : pn.outputs)
+      if (v >= 0) produced[static_cast<size_t>(v)] = true;
+  for (size_t i = 0; i < plan->nodes.size(); ++i) {
+    PlanNode& pn = plan->nodes[i];
+    pn.input_dies.assign(pn.inputs.size(), false);
+    for (size_t k = 0; k < pn.inputs.size(); ++k) {
+      const int v = pn.inputs[k];
+      if (v < 0 || !produced[static_cast<size_t>(v)] ||
+          last_use[static_cast<size_t>(v)] != static_cast<int>(i))
+        continue;
+      if (std::count(pn.inputs.begin(), pn.inputs.end(), v) != 1) continue;
+      if (std::count(pn.implicit_inputs.begin(), pn.implicit_inputs.end(), v) != 0) continue;
+      pn.input_dies[k] = true;
+    }
+  }
   return std::shared_ptr<const Plan>(std::move(plan));
 }
 
@@ -269,6 +287,7 @@ Status Execute(Frame& frame) {
     }
     std::vector<Value> outputs(pn.outputs.size());
     ComputeContext ctx(*pn.node, std::move(inputs), outputs, *frame.pool, frame);
+    ctx.set_dying_inputs(&pn.input_dies);
     const auto start =
         frame.profiler ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status s = pn.kernel->Compute(ctx);

@@ -30,6 +30,9 @@ struct PlanNode {
   std::vector<int> outputs;          // value index, -1 = unused
   std::vector<int> implicit_inputs;  // values read by this node's subgraphs
   std::vector<int> release;          // values whose last use is this node (freed after it runs)
+  // Per input: produced by a node of this plan, read once by this node and never again, so the
+  // kernel may write over it (ComputeContext::InputDiesHere).
+  std::vector<bool> input_dies;
 };
 
 struct Plan {

@@ -106,7 +106,13 @@ class FusedConv final : public Kernel {
       return ctx.Error("oneDNN could not build this convolution for X {}",
                        ShapeToString(x.shape()));
     const std::vector<int64_t> ys = BlockedShape(e->out_nchw, block_);
-    if (!concat_output_.empty() && ys[0] == 1) {
+    const Tensor* z = has_sum_ ? ctx.input(3) : nullptr;
+    const bool sum_in_place = z && concat_output_.empty() && ctx.InputDiesHere(3) &&
+                              z->dtype() == DataType::kFloat32 && z->shape() == ys;
+    if (sum_in_place) {
+      // The residual is dead after this node: accumulate into its buffer (no copy).
+      ctx.SetOutput(0, *z);
+    } else if (!concat_output_.empty() && ys[0] == 1) {
       // Write straight into our part of the Concat's output (passes/layout_nchwc.cc).
       const std::vector<int64_t> full = {1, concat_blocks_, ys[2], ys[3], ys[4]};
       Tensor whole = ctx.SharedBuffer(concat_output_, DataType::kFloat32, full);
@@ -117,8 +123,7 @@ class FusedConv final : public Kernel {
       ctx.OutputUninitialized(0, DataType::kFloat32, ys);
     }
     Tensor& y = ctx.output(0);
-    if (has_sum_) {
-      const Tensor* z = ctx.input(3);
+    if (has_sum_ && !sum_in_place) {
       if (z->dtype() != DataType::kFloat32 || z->shape() != y.shape())
         return ctx.Error("Sum {} does not match the output {}", ShapeToString(z->shape()),
                          ShapeToString(y.shape()));
