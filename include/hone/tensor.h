@@ -5,8 +5,10 @@
 //   hone::Tensor y = x.Reshaped({1, 3 * 224 * 224});   // shares x's bytes
 //
 // A Tensor is a dense, C-ordered view (dtype, shape, byte offset) over a shared Buffer. Copies of a
-// Tensor share the buffer; Clone() copies the bytes. Buffers are 64-byte aligned and padded by at
-// least 64 bytes, so vector loads may read past the end but kernels never write there.
+// Tensor share the buffer; Clone() copies the bytes. Allocated buffers are 64-byte aligned and
+// padded by at least 64 bytes; borrowed ones (weights moved out of the model file's protobuf, or
+// memory-mapped external data) have only their element alignment and no padding, so kernels
+// must not read past a tensor's end.
 #pragma once
 
 #include <cstddef>

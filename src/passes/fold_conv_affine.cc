@@ -12,7 +12,8 @@ std::vector<float> PerChannel(const Tensor& c, int64_t m) {
   const auto& s = c.shape();
   const bool per_channel = (s.size() == 3 && s[0] == m && s[1] == 1 && s[2] == 1) ||
                            (s.size() == 4 && s[0] == 1 && s[1] == m && s[2] == 1 && s[3] == 1);
-  if (c.numel() == 1) return std::vector<float>(static_cast<size_t>(m), c.data<float>()[0]);
+  if (c.numel() == 1 && c.rank() <= 4)  // a scalar of higher rank would raise the output's rank
+    return std::vector<float>(static_cast<size_t>(m), c.data<float>()[0]);
   if (!per_channel) return {};
   return std::vector<float>(c.data<float>(), c.data<float>() + m);
 }

@@ -28,7 +28,13 @@ StatusOr<int> FuseHardSwish(Graph& graph, int64_t onnx_opset) {
     if (!IsOp(add, "Add") || add.inputs.size() != 2 || dead[ai]) continue;
     for (int k = 0; k < 2; ++k) {
       const std::string& x = add.inputs[static_cast<size_t>(k)];
-      if (!IsConstantNear(graph, add.inputs[static_cast<size_t>(1 - k)], 3.0, 1e-6)) continue;
+      // Constants of rank <= 1 only: a higher-rank one would raise the result's rank.
+      auto scalar = [&](const std::string& name) {
+        const Tensor* t = graph.constant(name);
+        return t && t->rank() <= 1;
+      };
+      const std::string& three = add.inputs[static_cast<size_t>(1 - k)];
+      if (!scalar(three) || !IsConstantNear(graph, three, 3.0, 1e-6)) continue;
       const int ci = SoleReader(index, add.outputs[0]);
       if (ci < 0 || !IsRelu6(graph, graph.nodes[static_cast<size_t>(ci)])) continue;
       const Node& clip = graph.nodes[static_cast<size_t>(ci)];
@@ -41,10 +47,10 @@ StatusOr<int> FuseHardSwish(Graph& graph, int64_t onnx_opset) {
       if (di < 0) continue;
       const Node& div = graph.nodes[static_cast<size_t>(di)];
       const bool by_div = IsOp(div, "Div") && div.inputs.size() == 2 &&
-                          div.inputs[0] == mul.outputs[0] &&
+                          div.inputs[0] == mul.outputs[0] && scalar(div.inputs[1]) &&
                           IsConstantNear(graph, div.inputs[1], 6.0, 1e-6);
       const std::string* sixth = IsOp(div, "Mul") ? OtherInput(div, mul.outputs[0]) : nullptr;
-      const bool by_mul = sixth && IsConstantNear(graph, *sixth, 1.0 / 6.0, 1e-6);
+      const bool by_mul = sixth && scalar(*sixth) && IsConstantNear(graph, *sixth, 1.0 / 6.0, 1e-6);
       if (!by_div && !by_mul) continue;
       Node hs;
       hs.name = div.name.empty() ? mul.name : div.name;

@@ -26,6 +26,9 @@ StatusOr<int> FuseMatMulAdd(Graph& graph, bool allow_hone_ops) {
     const bool rank2 = a && a->has_shape && a->shape.size() == 2;
     // Unknown rank (after a dynamic Reshape) is fine for com.hone MatMul, which serves any rank.
     const bool higher = !rank2;
+    // A [1, N] bias on a 1-D A gives [1, N], which com.hone MatMul would return as [N].
+    const bool a_rank_known_2plus = a && a->has_shape && a->shape.size() >= 2;
+    if (!rank2 && b->rank() == 2 && !a_rank_known_2plus) continue;
     if (rank2) {
       mm.op_type = "Gemm";  // alpha = beta = 1, no transposes: A @ W + bias
     } else if (higher && allow_hone_ops) {

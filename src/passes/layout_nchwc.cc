@@ -229,7 +229,7 @@ class Converter {
   // with scales [1, 1, sh, sw, 1].
   bool ConvertResize(Node& n) {
     const Attribute* mode = n.attr("mode");
-    if (!mode || mode->s != "nearest" || n.outputs.size() != 1) return false;
+    if (!mode || mode->s != "nearest" || n.outputs.size() != 1 || n.attr("axes")) return false;
     const size_t at = n.inputs.size() == 2 ? 1 : 2;  // opset 10: (X, scales)
     if (n.inputs.size() <= at || n.inputs.size() > 3) return false;
     if (at == 2 && !n.inputs[1].empty()) return false;  // a roi
@@ -340,6 +340,7 @@ class Converter {
       if (TryFuseLinear(n, idx, ab ? a : b, other, /*blocked_first=*/ab)) return true;
       if (const Tensor* c = ConstantF32(g_, other)) {
         std::string cn;
+        if (c->rank() > 4) return false;  // would raise the result's rank
         if (c->numel() == 1) {
           cn = other;
         } else if (ChannelwiseCount(*c) == ch) {
@@ -351,6 +352,8 @@ class Converter {
         nb = ab ? cn : blocked_[b].name;
       } else {
         if (DeclaredChannels(g_, other) != ch) return false;
+        // Its padding channels would be zeros: x / 0 is not finite.
+        if (is_div && block_ != 0 && ch % block_ != 0) return false;
         const std::string ob = ToBlocked(other, ch);
         na = ab ? blocked_[a].name : ob;
         nb = ab ? ob : blocked_[b].name;
@@ -370,7 +373,7 @@ class Converter {
   // affine post-op (y = alpha * y + beta) after everything the Conv already applies.
   bool TryFuseLinear(Node& n, int idx, const std::string& x, const std::string& c, bool x_first) {
     const Tensor* ct = ConstantF32(g_, c);
-    if (!ct || ct->numel() != 1 || !index_.only_read_by(x, idx)) return false;
+    if (!ct || ct->numel() != 1 || ct->rank() > 4 || !index_.only_read_by(x, idx)) return false;
     const bool sub = n.op_type == "Sub", div = n.op_type == "Div";
     if ((sub || div) && !x_first) return false;
     Node* conv = FusedConvProducing(blocked_[x].name);

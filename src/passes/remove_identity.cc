@@ -1,5 +1,7 @@
 #include "passes/remove_identity.h"
 
+#include <set>
+
 #include "passes/graph_util.h"
 
 namespace hone {
@@ -32,13 +34,14 @@ StatusOr<int> RemoveIdentityAndDropout(Graph& graph) {
     const std::string out = n.outputs[0], in = n.inputs[0];
     if (index.is_graph_output(out)) continue;
     // Readers inside subgraphs name the value themselves; leave those alone.
-    bool direct = true;
+    // (GraphIndex lists a node once per direct read and once more if its subgraphs read it.)
+    size_t direct_reads = 0;
+    std::set<int> readers;
     for (int c : index.consumers(out)) {
-      bool found = false;
-      for (const auto& x : graph.nodes[c].inputs) found = found || x == out;
-      direct = direct && found;
+      if (!readers.insert(c).second) continue;
+      for (const auto& x : graph.nodes[c].inputs) direct_reads += x == out ? 1 : 0;
     }
-    if (!direct) continue;
+    if (direct_reads != index.consumers(out).size()) continue;
     RenameUses(graph, out, in);
     dead[i] = true;
     ++removed;

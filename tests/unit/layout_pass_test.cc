@@ -170,7 +170,8 @@ TEST(BlockedLayout, RejectsOtherBlockSizes) {
   EXPECT_FALSE(r.ok());
 }
 
-void ExpectSameAsReference(const onnx::ModelProto& m) {
+void ExpectSameAsReference(const onnx::ModelProto& m, std::vector<int64_t> x_shape = {1, 3, 12, 10},
+                           std::vector<NamedTensor> extra = {}) {
   SessionOptions ref_opts;
   ref_opts.use_fast_kernels = false;
   ref_opts.optimization = GraphOptimization::kNone;
@@ -181,9 +182,11 @@ void ExpectSameAsReference(const onnx::ModelProto& m) {
     fast.threads = threads;
     auto s = Load(m, "", fast);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    Tensor x = FloatTensor({1, 3, 12, 10}, RandomValues(360, 42, 2.f));
-    auto a = (*ref)->Run({{"X", x}});
-    auto b = (*s)->Run({{"X", x}});
+    Tensor x = FloatTensor(x_shape, RandomValues(static_cast<size_t>(ShapeSize(x_shape)), 42, 2.f));
+    std::vector<NamedTensor> feed = extra;
+    feed.push_back({"X", x});
+    auto a = (*ref)->Run(feed);
+    auto b = (*s)->Run(feed);
     ASSERT_TRUE(a.ok()) << a.status().ToString();
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     const Tensor &ta = (*a)[0].tensor, &tb = (*b)[0].tensor;
@@ -285,6 +288,30 @@ TEST(BlockedLayout, ConvsWriteStraightIntoTheirConcat) {
     }
   EXPECT_TRUE(concat_found);
   ExpectSameAsReference(FireModule());
+}
+
+// Floor-mode pooling whose last window stops short of an odd edge (7x9 -> 3x4), on blocks.
+TEST(BlockedLayout, PoolingOnOddSizes) {
+  auto m = NewModel(13);
+  auto* g = m.mutable_graph();
+  SetType(g->add_input(), "X", onnx::TensorProto::FLOAT, {1, 3, 7, 9});
+  SetType(g->add_output(), "Y", onnx::TensorProto::FLOAT, {1, 24, 3, 4});
+  AddConv(g, "X", "c", 3, 24, 3, 1, 41);
+  for (const char* op : {"MaxPool", "AveragePool"}) {
+    auto* p = AddNode(g, op, {"c"}, {std::string(op) == "MaxPool" ? "mp" : "ap"});
+    auto* ks = p->add_attribute();
+    ks->set_name("kernel_shape");
+    ks->set_type(onnx::AttributeProto::INTS);
+    ks->add_ints(2);
+    ks->add_ints(2);
+    auto* st = p->add_attribute();
+    st->set_name("strides");
+    st->set_type(onnx::AttributeProto::INTS);
+    st->add_ints(2);
+    st->add_ints(2);
+  }
+  AddNode(g, "Add", {"mp", "ap"}, {"Y"});
+  ExpectSameAsReference(m, {1, 3, 7, 9});
 }
 
 // PP-LCNetV3's block as paddle2onnx writes it (opset 11): conv, learnable scale and shift, the

@@ -112,7 +112,8 @@ class FusedConv final : public Kernel {
     if (sum_in_place) {
       // The residual is dead after this node: accumulate into its buffer (no copy).
       ctx.SetOutput(0, *z);
-    } else if (!concat_output_.empty() && ys[0] == 1) {
+    } else if (!concat_output_.empty() && ys[0] == 1 &&
+               concat_block_offset_ + ys[1] <= concat_blocks_) {
       // Write straight into our part of the Concat's output (passes/layout_nchwc.cc).
       const std::vector<int64_t> full = {1, concat_blocks_, ys[2], ys[3], ys[4]};
       Tensor whole = ctx.SharedBuffer(concat_output_, DataType::kFloat32, full);

@@ -90,7 +90,10 @@ class DnnlPool final : public Kernel {
                     s = strides_[static_cast<size_t>(d)];
       out[d] = OnnxSpatialOut(auto_pad_, in, k, s, ceil_, pl[d], pr[d]);
       if (out[d] <= 0) return nullptr;
-      pr[d] = (out[d] - 1) * s + k - in - pl[d];  // extra right padding expresses ceil_mode
+      // The right padding the last window needs (more expresses ceil_mode). Floor mode can leave
+      // it negative (the last window stops short of the end): any value up to s - 1 above gives
+      // the same output size, and 0 is one of them.
+      pr[d] = std::max<int64_t>(0, (out[d] - 1) * s + k - in - pl[d]);
       if (out[d] <= 0 || pr[d] < 0 || pl[d] >= k || pr[d] >= k) return nullptr;
     }
     auto e = std::make_shared<Entry>();

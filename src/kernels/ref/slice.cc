@@ -62,7 +62,10 @@ StatusOr<SliceWindow> SliceSpec::Resolve(const ComputeContext& ctx, const Tensor
     if (s < 0) s += dim;
     if (e < 0) e += dim;
     int64_t count;
-    if (st > 0) {
+    if (dim == 0) {
+      s = 0;
+      count = 0;
+    } else if (st > 0) {
       s = std::clamp<int64_t>(s, 0, dim);
       e = std::clamp<int64_t>(e, 0, dim);
       count = e > s ? (e - s - 1) / st + 1 : 0;
