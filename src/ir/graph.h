@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,10 @@ struct Graph {
     return &it->second;
   }
 };
+
+// Names a node's subgraphs (If/Loop/Scan bodies, any depth) read from enclosing scopes: used
+// there but defined by none of their inputs, initializers or nodes.
+std::set<std::string> SubgraphFreeNames(const Node& node);
 
 struct Model {
   int64_t ir_version = 0;

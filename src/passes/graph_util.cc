@@ -3,47 +3,20 @@
 #include <functional>
 
 namespace hone {
-namespace {
-
-// Names read inside a graph from its enclosing scopes (through any depth of nesting).
-void OuterReads(const Graph& g, std::set<std::string>& out) {
-  std::set<std::string> local;
-  for (const auto& i : g.inputs) local.insert(i.name);
-  for (const auto& [k, v] : g.initializers) local.insert(k);
-  for (const auto& nd : g.nodes) {
-    for (const auto& i : nd.inputs)
-      if (!i.empty() && !local.count(i)) out.insert(i);
-    for (const auto& [k, a] : nd.attributes) {
-      std::set<std::string> inner;
-      if (a.g) OuterReads(*a.g, inner);
-      for (const auto& sg : a.graphs) OuterReads(*sg, inner);
-      for (const auto& name : inner)
-        if (!local.count(name)) out.insert(name);
-    }
-    for (const auto& o : nd.outputs) local.insert(o);
-  }
-  for (const auto& o : g.outputs)
-    if (!local.count(o.name)) out.insert(o.name);
-}
-
-std::vector<std::string> ReadsOf(const Node& nd) {
+std::vector<std::string> NodeReads(const Node& nd) {
   std::vector<std::string> r;
   for (const auto& i : nd.inputs)
     if (!i.empty()) r.push_back(i);
-  std::set<std::string> inner;
-  for (const auto& [k, a] : nd.attributes) {
-    if (a.g) OuterReads(*a.g, inner);
-    for (const auto& sg : a.graphs) OuterReads(*sg, inner);
-  }
+  const std::set<std::string> inner = SubgraphFreeNames(nd);
   r.insert(r.end(), inner.begin(), inner.end());
   return r;
 }
 
+namespace {
+
 const std::vector<int> kNone;
 
 }  // namespace
-
-std::vector<std::string> NodeReads(const Node& node) { return ReadsOf(node); }
 
 bool TopoSort(Graph& g) {
   const size_t n = g.nodes.size();
@@ -55,7 +28,7 @@ bool TopoSort(Graph& g) {
   std::vector<std::vector<int>> readers(n);
   std::vector<int> waiting(n, 0);
   for (size_t i = 0; i < n; ++i)
-    for (const auto& r : ReadsOf(g.nodes[i])) {
+    for (const auto& r : NodeReads(g.nodes[i])) {
       auto it = producer.find(r);
       if (it == producer.end()) continue;
       readers[static_cast<size_t>(it->second)].push_back(static_cast<int>(i));
@@ -85,7 +58,7 @@ GraphIndex::GraphIndex(const Graph& g) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     for (const auto& o : g.nodes[i].outputs)
       if (!o.empty()) producer_[o] = static_cast<int>(i);
-    for (const auto& r : ReadsOf(g.nodes[i])) consumers_[r].push_back(static_cast<int>(i));
+    for (const auto& r : NodeReads(g.nodes[i])) consumers_[r].push_back(static_cast<int>(i));
   }
   for (const auto& o : g.outputs) outputs_.insert(o.name);
 }
@@ -126,7 +99,7 @@ int RemoveDeadNodes(Graph& g) {
     for (const auto& o : g.nodes[k].outputs) used = used || (!o.empty() && live.count(o));
     if (!used) continue;
     dead[k] = false;
-    for (const auto& r : ReadsOf(g.nodes[k])) live.insert(r);
+    for (const auto& r : NodeReads(g.nodes[k])) live.insert(r);
   }
   // A producer listed after its reader (out-of-order exporters) was judged before the reader:
   // iterate until nothing changes.
@@ -139,7 +112,7 @@ int RemoveDeadNodes(Graph& g) {
       if (!used) continue;
       dead[k] = false;
       changed = true;
-      for (const auto& r : ReadsOf(g.nodes[k])) live.insert(r);
+      for (const auto& r : NodeReads(g.nodes[k])) live.insert(r);
     }
   }
   int removed = 0;
@@ -153,7 +126,7 @@ void RemoveUnusedInitializers(Graph& g) {
   for (const auto& i : g.inputs) keep.insert(i.name);
   for (const auto& o : g.outputs) keep.insert(o.name);
   for (const auto& nd : g.nodes)
-    for (const auto& r : ReadsOf(nd)) keep.insert(r);
+    for (const auto& r : NodeReads(nd)) keep.insert(r);
   for (auto it = g.initializers.begin(); it != g.initializers.end();)
     it = keep.count(it->first) ? std::next(it) : g.initializers.erase(it);
 }

@@ -9,41 +9,6 @@
 #include "ir/schema_check.h"
 
 namespace hone {
-namespace {
-
-// Names a graph reads from its enclosing scopes: used but not defined by its inputs,
-// initializers or earlier nodes (nested subgraphs included).
-void CollectFreeNames(const Graph& g, std::set<std::string>& out) {
-  std::set<std::string> local;
-  for (const auto& i : g.inputs) local.insert(i.name);
-  for (const auto& [k, v] : g.initializers) local.insert(k);
-  for (const auto& nd : g.nodes) {
-    for (const auto& i : nd.inputs)
-      if (!i.empty() && !local.count(i)) out.insert(i);
-    std::set<std::string> inner;
-    for (const auto& [k, a] : nd.attributes) {
-      if (a.g) CollectFreeNames(*a.g, inner);
-      for (const auto& sg : a.graphs) CollectFreeNames(*sg, inner);
-    }
-    for (const auto& name : inner)
-      if (!local.count(name)) out.insert(name);
-    for (const auto& o : nd.outputs) local.insert(o);
-  }
-  for (const auto& o : g.outputs)
-    if (!local.count(o.name)) out.insert(o.name);
-}
-
-// Free names of all subgraphs of a node.
-std::set<std::string> SubgraphFreeNames(const Node& node) {
-  std::set<std::string> out;
-  for (const auto& [k, a] : node.attributes) {
-    if (a.g) CollectFreeNames(*a.g, out);
-    for (const auto& sg : a.graphs) CollectFreeNames(*sg, out);
-  }
-  return out;
-}
-
-}  // namespace
 
 StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const CompileOptions& options,
                                                   const std::set<std::string>& outer) {
