@@ -194,6 +194,17 @@ class Converter {
     return name;
   }
 
+  // Emits `node` (a converted node) with a fresh blocked output standing for the original value
+  // `original`; returns the blocked name.
+  std::string EmitBlocked(Node node, const std::string& original, int64_t channels) {
+    const std::string y = Fresh(original + "_nchwc");
+    node.outputs = {y};
+    Emit(std::move(node));
+    Produced(original, y, channels);
+    ++rewrites_;
+    return y;
+  }
+
   // Records that original value `v` now exists as blocked `name` (and not in NCHW).
   void Produced(const std::string& v, const std::string& name, int64_t channels) {
     blocked_[v] = {name, channels};
@@ -245,11 +256,7 @@ class Converter {
     Node r = n;
     r.inputs[0] = in.name;
     r.inputs[at] = sname;
-    const std::string y = Fresh(n.outputs[0] + "_nchwc");
-    r.outputs = {y};
-    Emit(std::move(r));
-    Produced(n.outputs[0], y, in.channels);
-    ++rewrites_;
+    EmitBlocked(std::move(r), n.outputs[0], in.channels);
     return true;
   }
 
@@ -275,12 +282,8 @@ class Converter {
     f.attributes["block"] = a;
     f.inputs = {x, n.inputs[1]};
     if (n.inputs.size() > 2 && !n.inputs[2].empty()) f.inputs.push_back(n.inputs[2]);
-    const std::string y = Fresh(n.outputs[0] + "_nchwc");
-    f.outputs = {y};
-    conv_of_[y] = static_cast<int>(out_.size());
-    Emit(std::move(f));
-    Produced(n.outputs[0], y, m);
-    ++rewrites_;
+    const std::string y = EmitBlocked(std::move(f), n.outputs[0], m);
+    conv_of_[y] = static_cast<int>(out_.size()) - 1;
     return true;
   }
 
@@ -313,11 +316,7 @@ class Converter {
     }
     Node u = n;
     u.inputs[0] = in.name;
-    const std::string y = Fresh(n.outputs[0] + "_nchwc");
-    u.outputs = {y};
-    Emit(std::move(u));
-    Produced(n.outputs[0], y, in.channels);
-    ++rewrites_;
+    EmitBlocked(std::move(u), n.outputs[0], in.channels);
     return true;
   }
 
@@ -361,11 +360,7 @@ class Converter {
     }
     Node e = n;
     e.inputs = {na, nb};
-    const std::string y = Fresh(n.outputs[0] + "_nchwc");
-    e.outputs = {y};
-    Emit(std::move(e));
-    Produced(n.outputs[0], y, ch);
-    ++rewrites_;
+    EmitBlocked(std::move(e), n.outputs[0], ch);
     return true;
   }
 
@@ -458,11 +453,7 @@ class Converter {
     Node p = n;
     p.domain = kHoneDomain;
     p.inputs = {in.name};
-    const std::string y = Fresh(n.outputs[0] + "_nchwc");
-    p.outputs = {y};
-    Emit(std::move(p));
-    Produced(n.outputs[0], y, in.channels);
-    ++rewrites_;
+    EmitBlocked(std::move(p), n.outputs[0], in.channels);
     return true;
   }
 
@@ -479,12 +470,8 @@ class Converter {
     for (auto& in : c.inputs) in = blocked_.at(in).name;
     c.attributes["axis"].kind = Attribute::Kind::kInt;
     c.attributes["axis"].i = block_ == 0 ? 4 : 1;  // NHWC: channels are the last axis
-    const std::string y = Fresh(n.outputs[0] + "_nchwc");
-    c.outputs = {y};
+    const std::string y = EmitBlocked(std::move(c), n.outputs[0], total);
     if (block_ != 0) PlaceIntoConcat(n, idx, y, total);
-    Emit(std::move(c));
-    Produced(n.outputs[0], y, total);
-    ++rewrites_;
     return true;
   }
 
