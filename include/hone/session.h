@@ -58,6 +58,10 @@ struct SessionOptions {
   bool use_fast_kernels = true;  // false: reference kernels only
   bool verbose = false;          // log kernel choices and why others declined
   bool profile = false;          // time every node; read with Session::profile()
+  // Plan activations per input-shape signature: the first run of a shape records its buffers,
+  // later ones take them from one arena and reuse its shape arithmetic (docs/architecture.md).
+  // false: every run allocates from the heap.
+  bool memory_plan = true;
 };
 
 // Accumulated per-node timings (SessionOptions::profile), subgraph nodes included.

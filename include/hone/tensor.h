@@ -125,6 +125,8 @@ class Tensor {
   int64_t numel_ = 0;  // ShapeSize(shape_); the shape never changes after construction
 };
 
+// Bytes that `numel` elements of `dtype` occupy (4-bit types packed two per byte).
+size_t DataBytes(DataType dtype, int64_t numel);
 // Number of elements of a shape (1 for a scalar).
 int64_t ShapeSize(const std::vector<int64_t>& shape);
 // "[1,3,224,224]"

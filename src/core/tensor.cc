@@ -223,7 +223,7 @@ std::string ShapeToString(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-static size_t BytesFor(DataType dtype, int64_t n) {
+size_t DataBytes(DataType dtype, int64_t n) {
   if (dtype == DataType::kInt4 || dtype == DataType::kUInt4)
     return static_cast<size_t>((n + 1) / 2);
   if (dtype == DataType::kString) return static_cast<size_t>(n) * sizeof(std::string);
@@ -235,7 +235,7 @@ Tensor Tensor::Empty(DataType dtype, std::vector<int64_t> shape) {
   HONE_CHECK(n >= 0);
   std::shared_ptr<Buffer> buf = dtype == DataType::kString
                                     ? Buffer::AllocateStrings(static_cast<size_t>(n))
-                                    : Buffer::Allocate(BytesFor(dtype, n));
+                                    : Buffer::Allocate(DataBytes(dtype, n));
   return Tensor(dtype, std::move(shape), std::move(buf), 0);
 }
 
@@ -243,7 +243,7 @@ Tensor Tensor::Uninitialized(DataType dtype, std::vector<int64_t> shape) {
   if (dtype == DataType::kString) return Empty(dtype, std::move(shape));
   int64_t n = ShapeSize(shape);
   HONE_CHECK(n >= 0);
-  return Tensor(dtype, std::move(shape), Buffer::Allocate(BytesFor(dtype, n), /*zero=*/false), 0);
+  return Tensor(dtype, std::move(shape), Buffer::Allocate(DataBytes(dtype, n), /*zero=*/false), 0);
 }
 
 Tensor::Tensor(DataType dtype, std::vector<int64_t> shape, std::shared_ptr<Buffer> buffer,
@@ -254,7 +254,7 @@ Tensor::Tensor(DataType dtype, std::vector<int64_t> shape, std::shared_ptr<Buffe
       offset_(offset),
       numel_(ShapeSize(shape_)) {}
 
-size_t Tensor::nbytes() const { return BytesFor(dtype_, numel()); }
+size_t Tensor::nbytes() const { return DataBytes(dtype_, numel()); }
 
 void* Tensor::raw_data() const {
   if (!buffer_) return nullptr;

@@ -37,13 +37,23 @@ const Graph* InitContext::attr_graph(const std::string& k) const {
   return a ? a->g.get() : nullptr;
 }
 
+namespace {
+Tensor NewTensor(const Frame& frame, DataType dtype, std::vector<int64_t> shape, bool zero) {
+  if (dtype == DataType::kString) return Tensor::Empty(dtype, std::move(shape));
+  const int64_t n = ShapeSize(shape);
+  HONE_CHECK(n >= 0);
+  std::shared_ptr<Buffer> b = frame.Allocate(DataBytes(dtype, n), zero);
+  return Tensor(dtype, std::move(shape), std::move(b));
+}
+}  // namespace
+
 Tensor& ComputeContext::Output(int i, DataType dtype, std::vector<int64_t> shape) {
-  outputs_[static_cast<size_t>(i)] = Value(Tensor::Empty(dtype, std::move(shape)));
+  outputs_[static_cast<size_t>(i)] = Value(NewTensor(frame_, dtype, std::move(shape), true));
   return outputs_[static_cast<size_t>(i)].mutable_tensor();
 }
 
 Tensor& ComputeContext::OutputUninitialized(int i, DataType dtype, std::vector<int64_t> shape) {
-  outputs_[static_cast<size_t>(i)] = Value(Tensor::Uninitialized(dtype, std::move(shape)));
+  outputs_[static_cast<size_t>(i)] = Value(NewTensor(frame_, dtype, std::move(shape), false));
   return outputs_[static_cast<size_t>(i)].mutable_tensor();
 }
 
@@ -51,7 +61,8 @@ bool ComputeContext::InputDiesHere(int i) const {
   if (!dies_ || i < 0 || i >= static_cast<int>(dies_->size()) || !(*dies_)[static_cast<size_t>(i)])
     return false;
   const Tensor* t = input(i);
-  return t && t->buffer() && t->buffer().use_count() == 1;
+  return t && t->buffer() &&
+         t->buffer().use_count() == 1 + frame_.AllocatorReferences(*t->buffer());
 }
 
 Tensor ComputeContext::SharedBuffer(const std::string& key, DataType dtype,
@@ -59,7 +70,7 @@ Tensor ComputeContext::SharedBuffer(const std::string& key, DataType dtype,
   auto it = frame_.shared.find(key);
   if (it != frame_.shared.end() && it->second.dtype() == dtype && it->second.shape() == shape)
     return it->second;
-  Tensor t = Tensor::Uninitialized(dtype, shape);
+  Tensor t = NewTensor(frame_, dtype, shape, false);
   frame_.shared[key] = t;
   return t;
 }

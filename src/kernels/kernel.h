@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -75,9 +76,10 @@ class InitContext {
 
 class ComputeContext {
  public:
-  ComputeContext(const Node& node, std::vector<const Value*> inputs, std::vector<Value>& outputs,
-                 ThreadPool& pool, const Frame& frame)
-      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), pool_(pool), frame_(frame) {}
+  // `inputs` is borrowed for the context's lifetime.
+  ComputeContext(const Node& node, std::span<const Value* const> inputs,
+                 std::vector<Value>& outputs, ThreadPool& pool, const Frame& frame)
+      : node_(node), inputs_(inputs), outputs_(outputs), pool_(pool), frame_(frame) {}
 
   const Node& node() const { return node_; }
   int num_inputs() const { return static_cast<int>(inputs_.size()); }
@@ -126,7 +128,7 @@ class ComputeContext {
 
  private:
   const Node& node_;
-  std::vector<const Value*> inputs_;
+  std::span<const Value* const> inputs_;
   std::vector<Value>& outputs_;
   ThreadPool& pool_;
   const Frame& frame_;

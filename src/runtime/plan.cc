@@ -9,6 +9,77 @@
 #include "ir/schema_check.h"
 
 namespace hone {
+namespace {
+
+// Ops that are pure functions of their inputs and turn up in shape arithmetic (torch.onnx exports
+// compute Reshape targets with Shape -> Gather -> Unsqueeze -> Concat chains).
+bool ShapeArithmeticOp(const Node& n) {
+  static const std::set<std::string> kOps = {"Shape",
+                                             "Size",
+                                             "Gather",
+                                             "Unsqueeze",
+                                             "Squeeze",
+                                             "Concat",
+                                             "Cast",
+                                             "Slice",
+                                             "Add",
+                                             "Sub",
+                                             "Mul",
+                                             "Div",
+                                             "Mod",
+                                             "Neg",
+                                             "Abs",
+                                             "Floor",
+                                             "Ceil",
+                                             "Sqrt",
+                                             "Min",
+                                             "Max",
+                                             "Equal",
+                                             "Less",
+                                             "Greater",
+                                             "LessOrEqual",
+                                             "Not",
+                                             "And",
+                                             "Or",
+                                             "Where",
+                                             "GreaterOrEqual",
+                                             "Range",
+                                             "Reshape",
+                                             "Expand",
+                                             "Identity",
+                                             "Flatten",
+                                             "ConstantOfShape",
+                                             "Tile",
+                                             "Transpose",
+                                             "ReduceProd",
+                                             "ReduceSum",
+                                             "ReduceMin",
+                                             "ReduceMax",
+                                             "Constant"};
+  return n.domain.empty() && kOps.count(n.op_type) != 0;
+}
+
+void MarkShapeStatic(Plan& plan, const std::vector<bool>& is_output) {
+  const size_t nv = plan.value_names.size();
+  plan.fixed.assign(nv, false);
+  for (const auto& [v, t] : plan.constants) plan.fixed[static_cast<size_t>(v)] = true;
+  for (int v : plan.inputs) plan.fixed[static_cast<size_t>(v)] = false;  // the caller may feed it
+  std::vector<bool> known = plan.fixed;  // fixed, or computed by a shape_static node
+  for (PlanNode& pn : plan.nodes) {
+    if (!pn.implicit_inputs.empty() || !ShapeArithmeticOp(*pn.node)) continue;
+    const bool root = pn.node->op_type == "Shape" || pn.node->op_type == "Size";
+    bool ok = !root || (!pn.inputs.empty() && pn.inputs[0] >= 0);
+    if (!root)
+      for (int v : pn.inputs) ok = ok && (v < 0 || known[static_cast<size_t>(v)]);
+    for (int v : pn.outputs) ok = ok && v >= 0 && !is_output[static_cast<size_t>(v)];
+    if (!ok) continue;
+    pn.shape_static = true;
+    pn.shape_root = root;
+    for (int v : pn.outputs) known[static_cast<size_t>(v)] = true;
+  }
+}
+
+}  // namespace
 
 StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const CompileOptions& options,
                                                   const std::set<std::string>& outer) {
@@ -209,6 +280,15 @@ StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const Comp
   for (const auto& pn : plan->nodes)
     for (int v : pn.outputs)
       if (v >= 0) produced[static_cast<size_t>(v)] = true;
+  // Outputs nobody reads (a MaxPool's Indices, a LayerNormalization's Mean) die where they are
+  // made.
+  std::vector<bool> is_output(plan->value_names.size(), false);
+  for (int v : plan->outputs) is_output[static_cast<size_t>(v)] = true;
+  for (auto& pn : plan->nodes)
+    for (int v : pn.outputs)
+      if (v >= 0 && last_use[static_cast<size_t>(v)] < 0 && !is_output[static_cast<size_t>(v)])
+        pn.release.push_back(v);
+  MarkShapeStatic(*plan, is_output);
   for (size_t i = 0; i < plan->nodes.size(); ++i) {
     PlanNode& pn = plan->nodes[i];
     pn.input_dies.assign(pn.inputs.size(), false);
@@ -225,11 +305,75 @@ StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const Comp
   return std::shared_ptr<const Plan>(std::move(plan));
 }
 
+namespace {
+
+// Replay: whether a shape_static node's recorded outputs hold for this run.
+bool MemoHolds(const Frame& frame, size_t i, const PlanNode& pn) {
+  const ShapeMemo& memo = *frame.setup.memo_replay;
+  if (pn.shape_root) {
+    const Value& x = frame.values[static_cast<size_t>(pn.inputs[0])];
+    return x.is_tensor() && x.tensor().shape() == memo.root_shapes[i];
+  }
+  for (int v : pn.inputs)
+    if (v >= 0 && !frame.plan->fixed[static_cast<size_t>(v)] &&
+        !frame.memo_valid[static_cast<size_t>(v)])
+      return false;
+  return true;
+}
+
+constexpr size_t kMaxMemoBytes = 64 * 1024;  // per node; larger shape values are recomputed
+
+void RecordMemo(Frame& frame, size_t i, const PlanNode& pn) {
+  ShapeMemo& memo = *frame.setup.memo_record;
+  if (pn.shape_root)
+    memo.root_shapes[i] = frame.values[static_cast<size_t>(pn.inputs[0])].tensor().shape();
+  size_t bytes = 0;
+  for (int v : pn.outputs) {
+    const Value& out = frame.values[static_cast<size_t>(v)];
+    if (!out.is_tensor()) return;
+    bytes += out.tensor().nbytes();
+  }
+  if (bytes > kMaxMemoBytes) return;
+  for (int v : pn.outputs) memo.outputs[i].push_back(frame.values[static_cast<size_t>(v)]);
+}
+
+}  // namespace
+
+std::shared_ptr<Buffer> Frame::Allocate(size_t bytes, bool zero) const {
+  if (setup.allocator != nullptr && !in_static_node) return setup.allocator->Allocate(bytes, zero);
+  return Buffer::Allocate(bytes, zero);
+}
+
 Status Execute(Frame& frame) {
   const Plan& plan = *frame.plan;
-  for (const PlanNode& pn : plan.nodes) {
-    std::vector<const Value*> inputs;
-    inputs.reserve(pn.inputs.size());
+  const bool replay = frame.setup.memo_replay != nullptr;
+  if (replay) frame.memo_valid.assign(plan.value_names.size(), 0);
+  if (frame.setup.memo_record != nullptr) {
+    frame.setup.memo_record->root_shapes.assign(plan.nodes.size(), {});
+    frame.setup.memo_record->outputs.assign(plan.nodes.size(), {});
+  }
+  size_t max_arity = 0;
+  for (const PlanNode& pn : plan.nodes) max_arity = std::max(max_arity, pn.inputs.size());
+  std::vector<const Value*> inputs;
+  inputs.reserve(max_arity);
+  std::vector<Value> outputs;
+  for (size_t n = 0; n < plan.nodes.size(); ++n) {
+    const PlanNode& pn = plan.nodes[n];
+    bool memo_holds = false;
+    if (pn.shape_static && replay) {
+      memo_holds = MemoHolds(frame, n, pn);
+      const auto& kept = frame.setup.memo_replay->outputs[n];
+      if (memo_holds && !kept.empty()) {
+        for (size_t i = 0; i < pn.outputs.size(); ++i) {
+          frame.values[static_cast<size_t>(pn.outputs[i])] = kept[i];
+          frame.memo_valid[static_cast<size_t>(pn.outputs[i])] = 1;
+        }
+        for (int v : pn.release) frame.values[static_cast<size_t>(v)] = Value();
+        continue;
+      }
+      if (!memo_holds) frame.memo_missed = true;
+    }
+    inputs.clear();
     const bool any_value = pn.kernel->AcceptsAnyValue();
     for (size_t i = 0; i < pn.inputs.size(); ++i) {
       int v = pn.inputs[i];
@@ -250,9 +394,11 @@ Status Execute(Frame& frame) {
       }
       inputs.push_back(&t);
     }
-    std::vector<Value> outputs(pn.outputs.size());
-    ComputeContext ctx(*pn.node, std::move(inputs), outputs, *frame.pool, frame);
+    outputs.clear();
+    outputs.resize(pn.outputs.size());
+    ComputeContext ctx(*pn.node, inputs, outputs, *frame.pool, frame);
     ctx.set_dying_inputs(&pn.input_dies);
+    frame.in_static_node = pn.shape_static;
     const auto start =
         frame.profiler ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status s = pn.kernel->Compute(ctx);
@@ -260,6 +406,7 @@ Status Execute(Frame& frame) {
       std::fill(outputs.begin(), outputs.end(), Value());
       s = pn.fallback->Compute(ctx);
     }
+    frame.in_static_node = false;
     if (!s.ok()) return s;
     if (frame.profiler)
       frame.profiler->Add(
@@ -271,8 +418,11 @@ Status Execute(Frame& frame) {
         return Internal("{}: {} produced no value for output {}", pn.node->Describe(), pn.def->name,
                         i);
       frame.values[static_cast<size_t>(pn.outputs[i])] = std::move(outputs[i]);
+      if (memo_holds) frame.memo_valid[static_cast<size_t>(pn.outputs[i])] = 1;
     }
+    if (pn.shape_static && frame.setup.memo_record != nullptr) RecordMemo(frame, n, pn);
     for (int v : pn.release) frame.values[static_cast<size_t>(v)] = Value();
+    if (frame.setup.allocator != nullptr) frame.setup.allocator->AfterNode();
   }
   return Status::Ok();
 }
@@ -308,8 +458,10 @@ std::vector<NodeProfile> Profiler::Snapshot() const {
 }
 
 StatusOr<std::vector<Value>> RunPlan(const Plan& plan, const std::vector<Value>& inputs,
-                                     const Frame* parent, ThreadPool& pool, Profiler* profiler) {
+                                     const Frame* parent, ThreadPool& pool, Profiler* profiler,
+                                     const RunSetup& setup, bool* memo_missed) {
   Frame frame;
+  frame.setup = setup;
   frame.plan = &plan;
   frame.profiler = profiler ? profiler : (parent ? parent->profiler : nullptr);
   frame.parent = parent;
@@ -323,7 +475,9 @@ StatusOr<std::vector<Value>> RunPlan(const Plan& plan, const std::vector<Value>&
   }
   for (size_t i = 0; i < inputs.size() && i < plan.inputs.size(); ++i)
     if (inputs[i].is_set()) frame.values[static_cast<size_t>(plan.inputs[i])] = inputs[i];
-  HONE_RETURN_IF_ERROR(Execute(frame));
+  Status status = Execute(frame);
+  if (memo_missed != nullptr) *memo_missed = frame.memo_missed;
+  HONE_RETURN_IF_ERROR(status);
   std::vector<Value> out;
   out.reserve(plan.outputs.size());
   for (int v : plan.outputs) {

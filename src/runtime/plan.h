@@ -14,6 +14,7 @@
 #include "ir/graph.h"
 #include "kernels/kernel.h"
 #include "kernels/registry.h"
+#include "runtime/arena.h"
 
 namespace hone {
 
@@ -33,6 +34,11 @@ struct PlanNode {
   // Per input: produced by a node of this plan, read once by this node and never again, so the
   // kernel may write over it (ComputeContext::InputDiesHere).
   std::vector<bool> input_dies;
+  // A pure function of the run's input shapes (and constants): Shape / Size of any value, or a
+  // shape-arithmetic op whose inputs are all such values or constants. Runs of one input-shape
+  // signature reuse its outputs (ShapeMemo) instead of computing them again.
+  bool shape_static = false;
+  bool shape_root = false;  // Shape / Size: valid when input 0 has the recorded shape
 };
 
 struct Plan {
@@ -43,6 +49,21 @@ struct Plan {
   std::vector<int> outputs;                      // graph outputs, in order
   std::vector<std::pair<int, std::string>> captures;  // values read from an enclosing graph
   std::vector<PlanNode> nodes;
+  std::vector<bool> fixed;  // per value: an initializer that no graph input overrides
+};
+
+// The outputs of a plan's shape_static nodes for one input-shape signature, recorded by its
+// first run. Immutable once recorded; shared by the runs of that signature.
+struct ShapeMemo {
+  std::vector<std::vector<int64_t>> root_shapes;  // per node: input 0's shape (shape_root only)
+  std::vector<std::vector<Value>> outputs;        // per node: empty = not kept (too large)
+};
+
+// How one run of a plan gets memory and shape-static values (all optional).
+struct RunSetup {
+  RunAllocator* allocator = nullptr;       // null: activations on the heap
+  ShapeMemo* memo_record = nullptr;        // filled by this run
+  const ShapeMemo* memo_replay = nullptr;  // reused by this run
 };
 
 struct CompileOptions {
@@ -75,6 +96,17 @@ struct Frame {
   ThreadPool* pool = nullptr;
   // Buffers several nodes write parts of (ComputeContext::SharedBuffer), by key; per run.
   mutable std::map<std::string, Tensor> shared;
+  RunSetup setup;
+  bool in_static_node = false;      // shape_static nodes allocate on the heap (not in the arena)
+  bool memo_missed = false;         // a shape_static node could not reuse its recorded value
+  std::vector<uint8_t> memo_valid;  // per value: equal to the recorded one (replay)
+
+  // An activation buffer for the node running now (the arena when the run has one).
+  std::shared_ptr<Buffer> Allocate(size_t bytes, bool zero) const;
+  // References to `b` held by the run's allocator rather than by values.
+  long AllocatorReferences(const Buffer& b) const {
+    return setup.allocator != nullptr ? setup.allocator->HeldReferences(b) : 0;
+  }
 };
 
 // Runs every node of frame.plan; frame.values must hold the inputs (and constants) already.
@@ -82,8 +114,11 @@ Status Execute(Frame& frame);
 
 // Binds constants, captures and `inputs` (in plan->inputs order; unset = keep the
 // initializer) into a fresh frame, runs it and returns the graph outputs.
+// `setup` applies to this plan's own nodes only (subgraph runs use the heap). `memo_missed`, when
+// given, is set when a replayed shape value did not match.
 StatusOr<std::vector<Value>> RunPlan(const Plan& plan, const std::vector<Value>& inputs,
                                      const Frame* parent, ThreadPool& pool,
-                                     Profiler* profiler = nullptr);
+                                     Profiler* profiler = nullptr, const RunSetup& setup = {},
+                                     bool* memo_missed = nullptr);
 
 }  // namespace hone

@@ -3,8 +3,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <new>
 #include <sstream>
 
@@ -28,6 +30,38 @@ std::string DimsToString(const ValueInfo& info) {
   return s + "]";
 }
 
+// What the runs of one input-shape signature share: the activation layout and the shape values
+// recorded by its first run, and the arenas of finished runs, ready for the next ones.
+struct SignatureState {
+  struct Input {
+    bool tensor = false;
+    DataType dtype = DataType::kUndefined;
+    std::vector<int64_t> shape;
+  };
+  std::vector<Input> key;
+  uint64_t last_used = 0;
+
+  enum class Stage { kNew, kRecording, kReady, kDynamic };
+  std::mutex mu;  // guards the members below
+  Stage stage = Stage::kNew;
+  std::shared_ptr<const AllocationPlan> layout;
+  std::shared_ptr<const ShapeMemo> memo;
+  std::vector<std::unique_ptr<Arena>> idle;
+  int misses = 0;  // replays that diverged from the recording
+
+  bool Matches(const std::vector<Value>& feed) const {
+    if (feed.size() != key.size()) return false;
+    for (size_t i = 0; i < feed.size(); ++i) {
+      const bool tensor = feed[i].is_tensor();
+      if (tensor != key[i].tensor) return false;
+      if (tensor &&
+          (feed[i].tensor().dtype() != key[i].dtype || feed[i].tensor().shape() != key[i].shape))
+        return false;
+    }
+    return true;
+  }
+};
+
 class SessionImpl {
  public:
   Model model;
@@ -40,7 +74,129 @@ class SessionImpl {
   std::vector<PassRun> passes;  // what the graph passes did, for --verbose
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<Profiler> profiler;  // set when options.profile
+
+  // Least recently used signatures are dropped past kMaxSignatures (runs in flight keep theirs).
+  static constexpr size_t kMaxSignatures = 8;
+  static constexpr size_t kMaxIdleArenas = 4;  // per signature: concurrent runs seen
+  std::mutex signatures_mu;                    // guards signatures and clock
+  std::vector<std::shared_ptr<SignatureState>> signatures;
+  uint64_t clock = 0;
+
+  std::shared_ptr<SignatureState> Signature(const std::vector<Value>& feed);
+  StatusOr<std::vector<Value>> Run(const std::vector<Value>& feed);
 };
+
+std::shared_ptr<SignatureState> SessionImpl::Signature(const std::vector<Value>& feed) {
+  if (!options.memory_plan) return nullptr;
+  for (const Value& v : feed)
+    if (v.is_set() && !v.is_tensor()) return nullptr;  // sequences: no planning
+  std::lock_guard<std::mutex> lock(signatures_mu);
+  ++clock;
+  for (auto& sig : signatures)
+    if (sig->Matches(feed)) {
+      sig->last_used = clock;
+      return sig;
+    }
+  auto sig = std::make_shared<SignatureState>();
+  for (const Value& v : feed) {
+    SignatureState::Input in;
+    in.tensor = v.is_tensor();
+    if (in.tensor) {
+      in.dtype = v.tensor().dtype();
+      in.shape = v.tensor().shape();
+    }
+    sig->key.push_back(std::move(in));
+  }
+  sig->last_used = clock;
+  if (signatures.size() >= kMaxSignatures) {
+    auto oldest =
+        std::min_element(signatures.begin(), signatures.end(),
+                         [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
+    *oldest = sig;
+  } else {
+    signatures.push_back(sig);
+  }
+  return sig;
+}
+
+StatusOr<std::vector<Value>> SessionImpl::Run(const std::vector<Value>& feed) {
+  std::shared_ptr<SignatureState> sig = Signature(feed);
+  if (!sig) return RunPlan(*plan, feed, nullptr, *pool, profiler.get());
+  using Stage = SignatureState::Stage;
+  Stage stage;
+  std::unique_ptr<Arena> arena;
+  std::shared_ptr<const ShapeMemo> memo;
+  {
+    std::lock_guard<std::mutex> lock(sig->mu);
+    stage = sig->stage;
+    if (stage == Stage::kNew) {
+      sig->stage = Stage::kRecording;
+    } else if (stage == Stage::kReady) {
+      memo = sig->memo;
+      while (!sig->idle.empty() && !arena) {
+        arena = std::move(sig->idle.back());
+        sig->idle.pop_back();
+        if (!arena->Begin()) arena.reset();  // a buffer of its last run is still held
+      }
+    }
+  }
+  if (stage == Stage::kNew) {
+    AllocationRecorder recorder;
+    auto recorded = std::make_shared<ShapeMemo>();
+    RunSetup setup;
+    setup.allocator = &recorder;
+    setup.memo_record = recorded.get();
+    StatusOr<std::vector<Value>> result = Status(StatusCode::kInternal, "not run");
+    try {
+      result = RunPlan(*plan, feed, nullptr, *pool, profiler.get(), setup);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(sig->mu);
+      sig->stage = Stage::kNew;
+      throw;
+    }
+    std::lock_guard<std::mutex> lock(sig->mu);
+    if (!result.ok()) {
+      sig->stage = Stage::kNew;
+    } else {
+      sig->layout = std::make_shared<const AllocationPlan>(recorder.Finish());
+      sig->memo = std::move(recorded);
+      sig->stage = Stage::kReady;
+      if (options.verbose)
+        spdlog::info("planned activations: {} buffer(s), {:.1f} MB in one block ({:.1f} MB apart)",
+                     sig->layout->slots.size(), sig->layout->block_bytes / 1e6,
+                     sig->layout->total_bytes / 1e6);
+    }
+    return result;
+  }
+  if (stage != Stage::kReady) return RunPlan(*plan, feed, nullptr, *pool, profiler.get());
+  if (!arena) {
+    std::shared_ptr<const AllocationPlan> layout;
+    {
+      std::lock_guard<std::mutex> lock(sig->mu);
+      layout = sig->layout;
+    }
+    arena = std::make_unique<Arena>(layout);
+    arena->Begin();
+  }
+  RunSetup setup;
+  setup.allocator = arena.get();
+  setup.memo_replay = memo.get();
+  bool memo_missed = false;
+  StatusOr<std::vector<Value>> result =
+      RunPlan(*plan, feed, nullptr, *pool, profiler.get(), setup, &memo_missed);
+  std::lock_guard<std::mutex> lock(sig->mu);
+  if (arena->diverged() || memo_missed) {
+    // Data-dependent shapes: after a few such runs the signature stops planning.
+    if (++sig->misses >= 3) {
+      sig->stage = Stage::kDynamic;
+      sig->idle.clear();
+      if (options.verbose) spdlog::info("activation plan dropped: shapes depend on input data");
+    }
+  }
+  if (sig->stage == Stage::kReady && sig->idle.size() < kMaxIdleArenas)
+    sig->idle.push_back(std::move(arena));
+  return result;
+}
 
 namespace {
 
@@ -197,7 +353,7 @@ StatusOr<std::vector<NamedValue>> Session::RunValues(
   }
   StatusOr<std::vector<Value>> result = Status(StatusCode::kInternal, "not run");
   try {
-    result = RunPlan(*s.plan, feed, nullptr, *s.pool, s.profiler.get());
+    result = impl_->Run(feed);
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::kOutOfMemory, "out of memory while running the model");
   }

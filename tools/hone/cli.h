@@ -29,6 +29,7 @@ struct SessionFlags {
   std::string level = "all";
   bool reference = false;
   bool verbose = false;
+  bool no_memory_plan = false;
 };
 void AddSessionFlags(CLI::App& app, SessionFlags& flags);
 StatusOr<SessionOptions> SessionOptionsFrom(const SessionFlags& flags);

@@ -128,6 +128,8 @@ void AddSessionFlags(CLI::App& app, SessionFlags& f) {
                "reference kernels only (no oneDNN or SIMD kernels; implies --level basic at most)");
   app.add_flag("--verbose,-v", f.verbose,
                "log the graph passes and which kernel runs each node (and why others declined)");
+  app.add_flag("--no-memory-plan", f.no_memory_plan,
+               "allocate every activation from the heap (no per-shape arena or shape memo)");
 }
 
 StatusOr<SessionOptions> SessionOptionsFrom(const SessionFlags& f) {
@@ -135,6 +137,7 @@ StatusOr<SessionOptions> SessionOptionsFrom(const SessionFlags& f) {
   so.threads = f.threads;
   so.verbose = f.verbose;
   so.use_fast_kernels = !f.reference;
+  so.memory_plan = !f.no_memory_plan;
   if (f.level == "none")
     so.optimization = GraphOptimization::kNone;
   else if (f.level == "basic")
