@@ -1,11 +1,13 @@
 #include "hone/tensor.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <new>
 
+#include "core/buffer_stats.h"
 #include "core/errors.h"
 
 namespace hone {
@@ -164,7 +166,14 @@ class BlockCache {
 
 }  // namespace
 
+namespace {
+std::atomic<uint64_t> g_heap_buffers{0};
+}  // namespace
+
+uint64_t HeapBufferAllocations() { return g_heap_buffers.load(std::memory_order_relaxed); }
+
 std::shared_ptr<Buffer> Buffer::Allocate(size_t bytes, bool zero) {
+  g_heap_buffers.fetch_add(1, std::memory_order_relaxed);
   size_t total = (bytes + kPadding + kAlignment - 1) / kAlignment * kAlignment;
   void* p = BlockCache::Get().Take(total);
   if (p == nullptr) p = std::aligned_alloc(kAlignment, total);

@@ -321,7 +321,9 @@ bool MemoHolds(const Frame& frame, size_t i, const PlanNode& pn) {
   return true;
 }
 
-constexpr size_t kMaxMemoBytes = 64 * 1024;  // per node; larger shape values are recomputed
+// Per signature; shape values past it (rare: a position-embedding Gather is 128 KiB) are
+// recomputed.
+constexpr size_t kMaxMemoBytes = size_t{4} << 20;
 
 void RecordMemo(Frame& frame, size_t i, const PlanNode& pn) {
   ShapeMemo& memo = *frame.setup.memo_record;
@@ -333,7 +335,8 @@ void RecordMemo(Frame& frame, size_t i, const PlanNode& pn) {
     if (!out.is_tensor()) return;
     bytes += out.tensor().nbytes();
   }
-  if (bytes > kMaxMemoBytes) return;
+  if (memo.bytes + bytes > kMaxMemoBytes) return;
+  memo.bytes += bytes;
   for (int v : pn.outputs) memo.outputs[i].push_back(frame.values[static_cast<size_t>(v)]);
 }
 

@@ -57,6 +57,7 @@ struct Plan {
 struct ShapeMemo {
   std::vector<std::vector<int64_t>> root_shapes;  // per node: input 0's shape (shape_root only)
   std::vector<std::vector<Value>> outputs;        // per node: empty = not kept (too large)
+  size_t bytes = 0;                               // in `outputs`
 };
 
 // How one run of a plan gets memory and shape-static values (all optional).
