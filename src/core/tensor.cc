@@ -127,7 +127,8 @@ namespace {
 // Keeps freed large blocks for reuse by size. Steady-state runs allocate the same activation
 // sizes every time; without this, glibc returns each large block to the kernel on free and the
 // next run page-faults it all back in (that alone made PP-OCR det 3x and a batch-540 CNN 12x
-// slower). Bounded in bytes; a stand-in until activations live in a planned arena.
+// slower). Bounded in bytes. Planned runs take their activations from an arena instead
+// (runtime/arena.h); this serves first runs of a shape, graph outputs and unplanned runs.
 class BlockCache {
  public:
   static BlockCache& Get() {
