@@ -1,4 +1,5 @@
-// Counters of the engine's own heap traffic, for tests and benchmarks (not a public API).
+// The engine's own heap buffers: counters for tests and benchmarks, and trimming (not a public
+// API).
 #pragma once
 
 #include <cstdint>
@@ -7,5 +8,9 @@ namespace hone {
 
 // Buffers Buffer::Allocate has handed out since the process started (every thread).
 uint64_t HeapBufferAllocations();
+
+// Frees the blocks Buffer::Allocate keeps for reuse (after a run whose buffers will come from an
+// arena from now on, so that they do not sit beside it).
+void ReleaseCachedBuffers();
 
 }  // namespace hone

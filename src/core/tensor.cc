@@ -145,6 +145,15 @@ class BlockCache {
     held_ -= total;
     return p;
   }
+  void Trim() {
+    std::multimap<size_t, void*> blocks;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      blocks.swap(free_);
+      held_ = 0;
+    }
+    for (auto& [size, p] : blocks) std::free(p);
+  }
   // True when the cache keeps `p`; false means the caller frees it.
   bool Give(void* p, size_t total) {
     if (total < kMinBytes) return false;
@@ -172,6 +181,8 @@ std::atomic<uint64_t> g_heap_buffers{0};
 }  // namespace
 
 uint64_t HeapBufferAllocations() { return g_heap_buffers.load(std::memory_order_relaxed); }
+
+void ReleaseCachedBuffers() { BlockCache::Get().Trim(); }
 
 std::shared_ptr<Buffer> Buffer::Allocate(size_t bytes, bool zero) {
   g_heap_buffers.fetch_add(1, std::memory_order_relaxed);

@@ -10,6 +10,7 @@
 #include <new>
 #include <sstream>
 
+#include "core/buffer_stats.h"
 #include "core/errors.h"
 #include "core/thread_pool.h"
 #include "ir/onnx_import.h"
@@ -159,6 +160,7 @@ StatusOr<std::vector<Value>> SessionImpl::Run(const std::vector<Value>& feed) {
       sig->stage = Stage::kNew;
     } else {
       sig->layout = std::make_shared<const AllocationPlan>(recorder.Finish());
+      ReleaseCachedBuffers();  // the recording's freed buffers: the arena replaces them
       sig->memo = std::move(recorded);
       sig->stage = Stage::kReady;
       if (options.verbose)
