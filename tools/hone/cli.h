@@ -44,5 +44,6 @@ Runner SetupRun(CLI::App& app);
 Runner SetupBench(CLI::App& app);
 Runner SetupConformance(CLI::App& app);
 Runner SetupOptimize(CLI::App& app);
+Runner SetupPca(CLI::App& app);
 
 }  // namespace hone::cli

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
       hone::cli::SetupBench);
   add("optimize", "Run the graph optimisation passes and write the optimised model as ONNX",
       hone::cli::SetupOptimize);
+  add("pca", "Principal components of a CSV or .npy matrix (explained variance, projection, ONNX)",
+      hone::cli::SetupPca);
   add("conformance", "Run ONNX backend test cases and report pass/fail counts",
       hone::cli::SetupConformance);
   try {

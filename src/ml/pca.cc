@@ -1,0 +1,177 @@
+#include "ml/pca.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/errors.h"
+#include "ml/linalg.h"
+
+namespace hone::ml {
+
+namespace {
+
+constexpr int64_t kBlockRows = 1024;
+
+// Calls fn(block, first_row, rows) over x [n, d] centred by `mean`, kBlockRows rows at a time.
+template <typename Mean, typename Fn>
+void ForCentredBlocks(const float* x, int64_t n, int64_t d, const Mean& mean, Fn fn) {
+  std::vector<float> block(static_cast<size_t>(std::min(n, kBlockRows) * d));
+  std::vector<float> m(mean.begin(), mean.end());
+  for (int64_t r0 = 0; r0 < n; r0 += kBlockRows) {
+    const int64_t rows = std::min(kBlockRows, n - r0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = x + (r0 + r) * d;
+      float* dst = block.data() + r * d;
+      for (int64_t j = 0; j < d; ++j) dst[j] = src[j] - m[static_cast<size_t>(j)];
+    }
+    fn(block.data(), r0, rows);
+  }
+}
+
+}  // namespace
+
+Status Pca::Fit(const Tensor& x, int64_t components, const PcaOptions& options) {
+  if (x.dtype() != DataType::kFloat32 || x.rank() != 2)
+    return InvalidArgument("PCA needs a float32 [rows, features] matrix, got {} {}",
+                           DataTypeName(x.dtype()), ShapeToString(x.shape()));
+  const int64_t n = x.dim(0), d = x.dim(1);
+  if (n < 2) return InvalidArgument("PCA needs at least 2 rows, got {}", n);
+  if (components < 1 || components > std::min(n, d))
+    return InvalidArgument("components must be between 1 and min(rows, features) = {}, got {}",
+                           std::min(n, d), components);
+  const float* p = x.data<float>();
+  std::vector<double> mean(static_cast<size_t>(d), 0.0);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t j = 0; j < d; ++j) mean[static_cast<size_t>(j)] += p[r * d + j];
+  for (double& m : mean) m /= static_cast<double>(n);
+  for (int64_t j = 0; j < d; ++j)
+    if (!std::isfinite(mean[static_cast<size_t>(j)]))
+      return InvalidArgument("column {} holds NaN or infinite values; impute them first", j);
+  // Covariance = Xc^T Xc / (n - 1), on the centred data, a block of rows at a time (the block
+  // stays in cache; one GEMM over all rows made oneDNN pack 100k-row operands).
+  std::vector<double> gram(static_cast<size_t>(d * d), 0.0);
+  std::vector<float> partial(static_cast<size_t>(d * d));
+  ForCentredBlocks(p, n, d, mean, [&](const float* block, int64_t r0, int64_t rows) {
+    // Float sums within a block, double across blocks.
+    std::fill(partial.begin(), partial.end(), 0.0f);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = block + r * d;
+      for (int64_t i = 0; i < d; ++i) {
+        const float xi = row[i];
+        float* c = partial.data() + i * d;
+        for (int64_t j = i; j < d; ++j) c[j] += xi * row[j];
+      }
+    }
+    for (size_t k = 0; k < partial.size(); ++k) gram[k] += partial[k];
+  });
+  std::vector<double> cov(static_cast<size_t>(d * d));
+  for (int64_t i = 0; i < d; ++i)
+    for (int64_t j = 0; j < d; ++j)  // the upper triangle holds the sums
+      cov[static_cast<size_t>(i * d + j)] =
+          gram[static_cast<size_t>(std::min(i, j) * d + std::max(i, j))] /
+          static_cast<double>(n - 1);
+  double total = 0;
+  for (int64_t i = 0; i < d; ++i) total += cov[static_cast<size_t>(i * d + i)];
+  std::vector<double> vectors;
+  std::vector<double> values = SymmetricEigen(std::move(cov), d, vectors);
+
+  options_ = options;
+  features_ = d;
+  components_ = components;
+  mean_.assign(mean.begin(), mean.end());
+  components_matrix_.assign(static_cast<size_t>(components * d), 0.0f);
+  explained_variance_.clear();
+  explained_ratio_.clear();
+  singular_values_.clear();
+  for (int64_t c = 0; c < components; ++c) {
+    const double* v = &vectors[static_cast<size_t>(c * d)];
+    int64_t big = 0;
+    for (int64_t j = 1; j < d; ++j)
+      if (std::fabs(v[j]) > std::fabs(v[big])) big = j;
+    const double sign = v[big] < 0 ? -1.0 : 1.0;
+    for (int64_t j = 0; j < d; ++j)
+      components_matrix_[static_cast<size_t>(c * d + j)] = static_cast<float>(sign * v[j]);
+    const double ev = std::max(values[static_cast<size_t>(c)], 0.0);
+    explained_variance_.push_back(ev);
+    explained_ratio_.push_back(total > 0 ? ev / total : 0.0);
+    singular_values_.push_back(std::sqrt(ev * static_cast<double>(n - 1)));
+  }
+  return Status::Ok();
+}
+
+std::vector<float> Pca::Projection() const {
+  std::vector<float> w(static_cast<size_t>(features_ * components_));
+  for (int64_t c = 0; c < components_; ++c) {
+    const double ev = explained_variance_[static_cast<size_t>(c)];
+    const double scale = options_.whiten ? (ev > 0 ? 1 / std::sqrt(ev) : 0.0) : 1.0;
+    for (int64_t j = 0; j < features_; ++j)
+      w[static_cast<size_t>(j * components_ + c)] =
+          static_cast<float>(components_matrix_[static_cast<size_t>(c * features_ + j)] * scale);
+  }
+  return w;
+}
+
+StatusOr<Tensor> Pca::Transform(const Tensor& x) const {
+  if (components_ == 0) return Status(StatusCode::kInvalidArgument, "PCA is not fitted");
+  if (x.dtype() != DataType::kFloat32 || x.rank() != 2 || x.dim(1) != features_)
+    return InvalidArgument("PCA transform needs float32 [rows, {}], got {} {}", features_,
+                           DataTypeName(x.dtype()), ShapeToString(x.shape()));
+  const int64_t n = x.dim(0);
+  const std::vector<float> w = Projection();  // [features, components]
+  Tensor y = Tensor::Uninitialized(DataType::kFloat32, {n, components_});
+  float* out = y.data<float>();
+  const int64_t d = features_, k = components_;
+  ForCentredBlocks(x.data<float>(), n, d, mean_, [&](const float* block, int64_t r0, int64_t rows) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = block + r * d;
+      float* acc = out + (r0 + r) * k;
+      std::fill(acc, acc + k, 0.0f);
+      for (int64_t j = 0; j < d; ++j) {  // rows of w: the inner loop runs over contiguous outputs
+        const float xj = row[j];
+        const float* wj = w.data() + j * k;
+        for (int64_t c = 0; c < k; ++c) acc[c] += xj * wj[c];
+      }
+    }
+  });
+  return y;
+}
+
+Model Pca::ToOnnx() const {
+  Model m;
+  m.ir_version = 8;
+  m.opsets[""] = 13;
+  m.producer_name = "hone";
+  Graph& g = m.graph;
+  g.name = "pca";
+  ValueInfo in;
+  in.name = "X";
+  in.dtype = DataType::kFloat32;
+  in.has_shape = true;
+  in.shape = {Dim{-1, "N"}, Dim{features_, ""}};
+  g.inputs.push_back(in);
+  ValueInfo out = in;
+  out.name = "Y";
+  out.shape[1] = Dim{components_, ""};
+  g.outputs.push_back(out);
+  Tensor mean = Tensor::Uninitialized(DataType::kFloat32, {features_});
+  std::copy(mean_.begin(), mean_.end(), mean.data<float>());
+  const std::vector<float> w = Projection();
+  Tensor proj = Tensor::Uninitialized(DataType::kFloat32, {features_, components_});
+  std::copy(w.begin(), w.end(), proj.data<float>());
+  g.initializers["pca_mean"] = mean;
+  g.initializers["pca_components"] = proj;
+  Node sub;
+  sub.name = "pca_centre";
+  sub.op_type = "Sub";
+  sub.inputs = {"X", "pca_mean"};
+  sub.outputs = {"pca_centred"};
+  Node mm;
+  mm.name = "pca_project";
+  mm.op_type = "MatMul";
+  mm.inputs = {"pca_centred", "pca_components"};
+  mm.outputs = {"Y"};
+  g.nodes = {sub, mm};
+  return m;
+}
+
+}  // namespace hone::ml
