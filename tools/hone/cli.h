@@ -45,5 +45,6 @@ Runner SetupBench(CLI::App& app);
 Runner SetupConformance(CLI::App& app);
 Runner SetupOptimize(CLI::App& app);
 Runner SetupPca(CLI::App& app);
+Runner SetupTsne(CLI::App& app);
 
 }  // namespace hone::cli

@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
       hone::cli::SetupOptimize);
   add("pca", "Principal components of a CSV or .npy matrix (explained variance, projection, ONNX)",
       hone::cli::SetupPca);
+  add("tsne", "A 2-D t-SNE embedding of a CSV or .npy matrix, with an SVG scatter plot",
+      hone::cli::SetupTsne);
   add("conformance", "Run ONNX backend test cases and report pass/fail counts",
       hone::cli::SetupConformance);
   try {
