@@ -100,9 +100,9 @@ void ConditionalP(const std::vector<float>& dist2, int64_t n, int64_t k, double 
 
 // Symmetric joint P = (P(j|i) + P(i|j)) / (2n) as CSR rows.
 struct SparseP {
-  std::vector<int64_t> start;  // n + 1
-  std::vector<int64_t> column;
-  std::vector<double> value;
+  std::vector<int64_t> start;   // n + 1
+  std::vector<int32_t> column;  // float32 and int32: the attraction loop vectorises (gathers)
+  std::vector<float> value;
 };
 
 SparseP JointP(const std::vector<int64_t>& index, const std::vector<double>& cond, int64_t n,
@@ -128,14 +128,15 @@ SparseP JointP(const std::vector<int64_t>& index, const std::vector<double>& con
     double v = 0;
     while (a < e.size() && std::get<0>(e[a]) == i && std::get<1>(e[a]) == j)
       v += std::get<2>(e[a++]);
-    p.column.push_back(j);
-    p.value.push_back(v);
+    p.column.push_back(static_cast<int32_t>(j));
+    p.value.push_back(static_cast<float>(v));
     p.start[static_cast<size_t>(i + 1)]++;
     total += v;
   }
   for (int64_t i = 0; i < n; ++i)
     p.start[static_cast<size_t>(i + 1)] += p.start[static_cast<size_t>(i)];
-  for (double& v : p.value) v /= std::max(total, std::numeric_limits<double>::epsilon());
+  for (float& v : p.value)
+    v = static_cast<float>(v / std::max(total, std::numeric_limits<double>::epsilon()));
   return p;
 }
 
@@ -163,28 +164,24 @@ class QuadTree {
 
   // Repulsion on point i: sum over cells of count * q^2 * (y_i - com) and of count * q.
   void Repel(int64_t i, double theta2, double& fx, double& fy, double& sum_q) const {
-    const double px = y_[static_cast<size_t>(2 * i)], py = y_[static_cast<size_t>(2 * i + 1)];
+    const float px = static_cast<float>(y_[static_cast<size_t>(2 * i)]);
+    const float py = static_cast<float>(y_[static_cast<size_t>(2 * i + 1)]);
     const int64_t pos = position_[static_cast<size_t>(i)];
+    const float t2 = static_cast<float>(theta2);
     int stack[256];
     int top = 0;
     stack[top++] = 0;
     while (top > 0) {
       const Cell& c = cells_[static_cast<size_t>(stack[--top])];
-      const double dx = px - c.cx, dy = py - c.cy, d2 = dx * dx + dy * dy;
-      if (c.leaf) {
-        double count = static_cast<double>(c.end - c.begin);
-        if (pos >= c.begin && pos < c.end) count -= 1;  // not itself
+      const float dx = px - c.cx, dy = py - c.cy, d2 = dx * dx + dy * dy;
+      if (c.leaf || c.size * c.size < t2 * d2) {
+        float count = static_cast<float>(c.end - c.begin);
+        if (c.leaf && pos >= c.begin && pos < c.end) count -= 1;  // not itself
         if (count <= 0) continue;
-        const double q = 1 / (1 + d2);
-        sum_q += count * q;
-        fx += count * q * q * dx;
-        fy += count * q * q * dy;
-      } else if (c.size * c.size < theta2 * d2) {
-        const double count = static_cast<double>(c.end - c.begin);
-        const double q = 1 / (1 + d2);
-        sum_q += count * q;
-        fx += count * q * q * dx;
-        fy += count * q * q * dy;
+        const float q = 1 / (1 + d2), cq = count * q, cqq = cq * q;
+        sum_q += cq;
+        fx += cqq * dx;
+        fy += cqq * dy;
       } else {
         for (int ch : c.child)
           if (ch >= 0 && top < 256) stack[top++] = ch;
@@ -193,11 +190,11 @@ class QuadTree {
   }
 
  private:
-  struct Cell {
-    double cx = 0, cy = 0, size = 0;
-    int64_t begin = 0, end = 0;
+  struct Cell {  // 40 bytes: the traversal is bound by how many cells fit in cache
+    float cx = 0, cy = 0, size = 0;
+    int32_t begin = 0, end = 0;
+    int32_t child[4] = {-1, -1, -1, -1};
     bool leaf = true;
-    int child[4] = {-1, -1, -1, -1};
   };
 
   int Build(int64_t begin, int64_t end, double x0, double y0, double size, int depth) {
@@ -209,11 +206,11 @@ class QuadTree {
       sy += y_[static_cast<size_t>(2 * order_[static_cast<size_t>(a)] + 1)];
     }
     Cell c;
-    c.cx = sx / static_cast<double>(end - begin);
-    c.cy = sy / static_cast<double>(end - begin);
-    c.size = size;
-    c.begin = begin;
-    c.end = end;
+    c.cx = static_cast<float>(sx / static_cast<double>(end - begin));
+    c.cy = static_cast<float>(sy / static_cast<double>(end - begin));
+    c.size = static_cast<float>(size);
+    c.begin = static_cast<int32_t>(begin);
+    c.end = static_cast<int32_t>(end);
     c.leaf = end - begin <= 1 || depth >= 48;
     if (!c.leaf) {
       const double mx = x0 + size / 2, my = y0 + size / 2;
@@ -256,26 +253,38 @@ double Gradient(const SparseP& p, double exaggeration, const std::vector<double>
   const double sum_q =
       std::max(std::accumulate(sq.begin(), sq.end(), 0.0), std::numeric_limits<double>::min());
   std::vector<double> kl(static_cast<size_t>(n), 0.0);
+  std::vector<float> yf(y.begin(), y.end());
+  const float exag = static_cast<float>(exaggeration);
   pool.ParallelFor(n, 64, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      double ax = 0, ay = 0, e = 0;
-      const double yx = y[static_cast<size_t>(2 * i)], yy = y[static_cast<size_t>(2 * i + 1)];
-      for (int64_t a = p.start[static_cast<size_t>(i)]; a < p.start[static_cast<size_t>(i + 1)];
-           ++a) {
-        const int64_t j = p.column[static_cast<size_t>(a)];
-        const double dx = yx - y[static_cast<size_t>(2 * j)],
-                     dy = yy - y[static_cast<size_t>(2 * j + 1)];
-        const double q = 1 / (1 + dx * dx + dy * dy);
-        const double pij = p.value[static_cast<size_t>(a)] * exaggeration;
-        ax += pij * q * dx;
-        ay += pij * q * dy;
-        if (want_kl) {
-          const double eps = std::numeric_limits<float>::epsilon();
+      const float yx = yf[static_cast<size_t>(2 * i)], yy = yf[static_cast<size_t>(2 * i + 1)];
+      const int64_t a0 = p.start[static_cast<size_t>(i)], a1 = p.start[static_cast<size_t>(i + 1)];
+      const int32_t* col = p.column.data();
+      const float* val = p.value.data();
+      const float* pos = yf.data();
+      float ax = 0, ay = 0;
+      for (int64_t a = a0; a < a1; ++a) {
+        const int32_t j = col[a];
+        const float dx = yx - pos[2 * j], dy = yy - pos[2 * j + 1];
+        const float pq = val[a] / (1 + dx * dx + dy * dy);
+        ax += pq * dx;
+        ay += pq * dy;
+      }
+      double e = 0;
+      if (want_kl) {
+        const double eps = std::numeric_limits<float>::epsilon();
+        for (int64_t a = a0; a < a1; ++a) {
+          const int32_t j = col[a];
+          const double dx = yx - pos[2 * j], dy = yy - pos[2 * j + 1];
+          const double q = 1 / (1 + dx * dx + dy * dy);
+          const double pij = static_cast<double>(val[a]) * exaggeration;
           e += pij * std::log(std::max(pij, eps) / std::max(q / sum_q, eps));
         }
       }
-      grad[static_cast<size_t>(2 * i)] = 4 * (ax - rep[static_cast<size_t>(2 * i)] / sum_q);
-      grad[static_cast<size_t>(2 * i + 1)] = 4 * (ay - rep[static_cast<size_t>(2 * i + 1)] / sum_q);
+      grad[static_cast<size_t>(2 * i)] =
+          4 * (static_cast<double>(ax) * exag - rep[static_cast<size_t>(2 * i)] / sum_q);
+      grad[static_cast<size_t>(2 * i + 1)] =
+          4 * (static_cast<double>(ay) * exag - rep[static_cast<size_t>(2 * i + 1)] / sum_q);
       kl[static_cast<size_t>(i)] = e;
     }
   });
