@@ -23,7 +23,7 @@ void SetThreads(int threads) {
 std::vector<double> SymmetricEigen(std::vector<double> a, int64_t n, std::vector<double>& vectors) {
   const size_t un = static_cast<size_t>(n);
   auto at = [&](int64_t i, int64_t j) -> double& { return a[static_cast<size_t>(i * n + j)]; };
-  std::vector<double> v(un * un, 0.0);  // columns are the eigenvectors
+  std::vector<double> v(un * un, 0.0);  // rows are the eigenvectors
   for (size_t i = 0; i < un; ++i) v[i * un + i] = 1;
   for (int sweep = 0; sweep < 100; ++sweep) {
     double off = 0, diag = 0;
@@ -41,22 +41,29 @@ std::vector<double> SymmetricEigen(std::vector<double> a, int64_t n, std::vector
         const double t =
             (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1));
         const double c = 1 / std::sqrt(t * t + 1), s = t * c;
-        for (int64_t r = 0; r < n; ++r) {  // columns p and q
-          const double arp = at(r, p), arq = at(r, q);
-          at(r, p) = c * arp - s * arq;
-          at(r, q) = s * arp + c * arq;
+        const double app = at(p, p), aqq = at(q, q);
+        // Rows p and q of the rotated matrix (contiguous); by symmetry they are also its
+        // columns p and q, copied below.
+        double* rp = &a[static_cast<size_t>(p * n)];
+        double* rq = &a[static_cast<size_t>(q * n)];
+        for (int64_t r = 0; r < n; ++r) {
+          const double x = rp[r], y = rq[r];
+          rp[r] = c * x - s * y;
+          rq[r] = s * x + c * y;
         }
-        for (int64_t r = 0; r < n; ++r) {  // rows p and q
-          const double apr = at(p, r), aqr = at(q, r);
-          at(p, r) = c * apr - s * aqr;
-          at(q, r) = s * apr + c * aqr;
+        rp[p] = c * c * app - 2 * s * c * apq + s * s * aqq;
+        rq[q] = s * s * app + 2 * s * c * apq + c * c * aqq;
+        rp[q] = rq[p] = 0;
+        for (int64_t r = 0; r < n; ++r) {
+          at(r, p) = rp[r];
+          at(r, q) = rq[r];
         }
-        at(p, q) = at(q, p) = 0;
+        double* vp = &v[static_cast<size_t>(p) * un];
+        double* vq = &v[static_cast<size_t>(q) * un];
         for (size_t r = 0; r < un; ++r) {
-          const double vrp = v[r * un + static_cast<size_t>(p)],
-                       vrq = v[r * un + static_cast<size_t>(q)];
-          v[r * un + static_cast<size_t>(p)] = c * vrp - s * vrq;
-          v[r * un + static_cast<size_t>(q)] = s * vrp + c * vrq;
+          const double x = vp[r], y = vq[r];
+          vp[r] = c * x - s * y;
+          vq[r] = s * x + c * y;
         }
       }
   }
@@ -68,7 +75,7 @@ std::vector<double> SymmetricEigen(std::vector<double> a, int64_t n, std::vector
   vectors.assign(un * un, 0.0);
   for (size_t i = 0; i < un; ++i) {
     values[i] = a[order[i] * un + order[i]];
-    for (size_t j = 0; j < un; ++j) vectors[i * un + j] = v[j * un + order[i]];
+    for (size_t j = 0; j < un; ++j) vectors[i * un + j] = v[order[i] * un + j];
   }
   return values;
 }

@@ -54,11 +54,12 @@ Status Pca::Fit(const Tensor& x, int64_t components, const PcaOptions& options) 
   ForCentredBlocks(p, n, d, mean, [&](const float* block, int64_t r0, int64_t rows) {
     // Float sums within a block, double across blocks.
     std::fill(partial.begin(), partial.end(), 0.0f);
+    float* __restrict sums = partial.data();
     for (int64_t r = 0; r < rows; ++r) {
-      const float* row = block + r * d;
+      const float* __restrict row = block + r * d;
       for (int64_t i = 0; i < d; ++i) {
         const float xi = row[i];
-        float* c = partial.data() + i * d;
+        float* __restrict c = sums + i * d;
         for (int64_t j = i; j < d; ++j) c[j] += xi * row[j];
       }
     }
@@ -121,15 +122,24 @@ StatusOr<Tensor> Pca::Transform(const Tensor& x) const {
   Tensor y = Tensor::Uninitialized(DataType::kFloat32, {n, components_});
   float* out = y.data<float>();
   const int64_t d = features_, k = components_;
+  // W in panels of 16 columns (zero-padded): each row's 16 outputs stay in one register.
+  constexpr int64_t kLanes = 16;
+  const int64_t panels = (k + kLanes - 1) / kLanes;
+  std::vector<float> packed(static_cast<size_t>(panels * d * kLanes), 0.0f);
+  for (int64_t j = 0; j < d; ++j)
+    for (int64_t c = 0; c < k; ++c)
+      packed[static_cast<size_t>((c / kLanes) * d * kLanes + j * kLanes + c % kLanes)] =
+          w[static_cast<size_t>(j * k + c)];
   ForCentredBlocks(x.data<float>(), n, d, mean_, [&](const float* block, int64_t r0, int64_t rows) {
     for (int64_t r = 0; r < rows; ++r) {
       const float* row = block + r * d;
-      float* acc = out + (r0 + r) * k;
-      std::fill(acc, acc + k, 0.0f);
-      for (int64_t j = 0; j < d; ++j) {  // rows of w: the inner loop runs over contiguous outputs
-        const float xj = row[j];
-        const float* wj = w.data() + j * k;
-        for (int64_t c = 0; c < k; ++c) acc[c] += xj * wj[c];
+      for (int64_t panel = 0; panel < panels; ++panel) {
+        const float* wp = packed.data() + panel * d * kLanes;
+        float acc[kLanes] = {};
+        for (int64_t j = 0; j < d; ++j)
+          for (int64_t l = 0; l < kLanes; ++l) acc[l] += row[j] * wp[j * kLanes + l];
+        const int64_t c0 = panel * kLanes, width = std::min(kLanes, k - c0);
+        std::copy(acc, acc + width, out + (r0 + r) * k + c0);
       }
     }
   });
