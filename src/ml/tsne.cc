@@ -362,6 +362,8 @@ StatusOr<TsneResult> Tsne(const Tensor& x, const TsneOptions& o, ThreadPool& poo
 
 double Trustworthiness(const Tensor& x, const Tensor& emb, int k, ThreadPool& pool) {
   const int64_t n = x.dim(0), d = x.dim(1), e = emb.dim(1);
+  if (n < 2 || k < 1) return 1.0;
+  k = static_cast<int>(std::min<int64_t>(k, n - 1));
   const float* px = x.data<float>();
   const float* pe = emb.data<float>();
   std::vector<double> penalty(static_cast<size_t>(n), 0.0);

@@ -43,7 +43,8 @@ struct TsneResult {
 StatusOr<TsneResult> Tsne(const Tensor& x, const TsneOptions& options, ThreadPool& pool);
 
 // Fraction in [0, 1] of each point's k nearest neighbours in the embedding that are not among its
-// nearest in the input, penalised by rank (scikit-learn's trustworthiness, Euclidean).
+// nearest in the input, penalised by rank (scikit-learn's trustworthiness, Euclidean). k is
+// capped at rows - 1; scikit-learn asks for k < rows / 2, where the score is meaningful.
 double Trustworthiness(const Tensor& x, const Tensor& embedding, int k, ThreadPool& pool);
 
 // A scatter plot of a [rows, 2] embedding as SVG, coloured by integer label (labels may be

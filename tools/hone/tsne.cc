@@ -114,6 +114,9 @@ Runner SetupTsne(CLI::App& app) {
     }
     if (!labels.empty() && static_cast<int64_t>(labels.size()) != x->dim(0))
       return Fail(InvalidArgument("{} labels for {} rows", labels.size(), x->dim(0)));
+    if (o->trust_k > 0 && 2 * static_cast<int64_t>(o->trust_k) >= x->dim(0))
+      return Fail(InvalidArgument("--trustworthiness K must be below half the rows ({}), got {}",
+                                  x->dim(0), o->trust_k));
     ml::TsneOptions opts;
     opts.perplexity = o->perplexity;
     opts.early_exaggeration = o->exaggeration;
