@@ -272,7 +272,8 @@ double Gradient(const SparseP& p, double exaggeration, const std::vector<double>
       }
       double e = 0;
       if (want_kl) {
-        const double eps = std::numeric_limits<float>::epsilon();
+        const double eps =
+            std::numeric_limits<float>::min();  // tiny, not epsilon: P and Q are ~1e-8 per pair
         for (int64_t a = a0; a < a1; ++a) {
           const int32_t j = col[a];
           const double dx = yx - pos[2 * j], dy = yy - pos[2 * j + 1];
