@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/errors.h"
+#include "core/thread_pool.h"
 #include "ml/linalg.h"
 
 namespace hone::ml {
@@ -12,25 +13,38 @@ namespace {
 
 constexpr int64_t kBlockRows = 1024;
 
-// Calls fn(block, first_row, rows) over x [n, d] centred by `mean`, kBlockRows rows at a time.
-template <typename Mean, typename Fn>
-void ForCentredBlocks(const float* x, int64_t n, int64_t d, const Mean& mean, Fn fn) {
-  std::vector<float> block(static_cast<size_t>(std::min(n, kBlockRows) * d));
-  std::vector<float> m(mean.begin(), mean.end());
-  for (int64_t r0 = 0; r0 < n; r0 += kBlockRows) {
-    const int64_t rows = std::min(kBlockRows, n - r0);
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* src = x + (r0 + r) * d;
-      float* dst = block.data() + r * d;
-      for (int64_t j = 0; j < d; ++j) dst[j] = src[j] - m[static_cast<size_t>(j)];
+// Calls fn(block, first_row, rows, chunk) over x [n, d] centred by `mean`, kBlockRows rows at a
+// time; the blocks are split into contiguous chunks run in parallel on `pool` (when given), and
+// fn gets its chunk's number (< chunks) for per-chunk sums.
+template <typename Fn>
+void ForCentredBlocks(const float* x, int64_t n, int64_t d, const std::vector<float>& mean,
+                      ThreadPool* pool, int64_t chunks, Fn fn) {
+  const int64_t blocks = (n + kBlockRows - 1) / kBlockRows;
+  auto run = [&](int64_t b0, int64_t b1) {
+    const int64_t chunk = b0 * chunks / std::max<int64_t>(blocks, 1);
+    std::vector<float> block(static_cast<size_t>(std::min(n, kBlockRows) * d));
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t r0 = b * kBlockRows, rows = std::min(kBlockRows, n - r0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* src = x + (r0 + r) * d;
+        float* dst = block.data() + r * d;
+        for (int64_t j = 0; j < d; ++j) dst[j] = src[j] - mean[static_cast<size_t>(j)];
+      }
+      fn(block.data(), r0, rows, chunk);
     }
-    fn(block.data(), r0, rows);
+  };
+  if (pool != nullptr && chunks > 1) {
+    pool->ParallelFor(blocks, (blocks + chunks - 1) / chunks, run);
+  } else {
+    run(0, blocks);
   }
 }
 
+int64_t Chunks(ThreadPool* pool) { return pool != nullptr ? pool->parallelism() : 1; }
+
 }  // namespace
 
-Status Pca::Fit(const Tensor& x, int64_t components, const PcaOptions& options) {
+Status Pca::Fit(const Tensor& x, int64_t components, const PcaOptions& options, ThreadPool* pool) {
   if (x.dtype() != DataType::kFloat32 || x.rank() != 2)
     return InvalidArgument("PCA needs a float32 [rows, features] matrix, got {} {}",
                            DataTypeName(x.dtype()), ShapeToString(x.shape()));
@@ -49,22 +63,29 @@ Status Pca::Fit(const Tensor& x, int64_t components, const PcaOptions& options) 
       return InvalidArgument("column {} holds NaN or infinite values; impute them first", j);
   // Covariance = Xc^T Xc / (n - 1), on the centred data, a block of rows at a time (the block
   // stays in cache; one GEMM over all rows made oneDNN pack 100k-row operands).
+  const int64_t chunks = Chunks(pool);
+  std::vector<std::vector<double>> sums(static_cast<size_t>(chunks),
+                                        std::vector<double>(static_cast<size_t>(d * d), 0.0));
+  const std::vector<float> mean_f(mean.begin(), mean.end());
+  ForCentredBlocks(p, n, d, mean_f, pool, chunks,
+                   [&](const float* block, int64_t r0, int64_t rows, int64_t chunk) {
+                     // Float sums within a block, double across blocks.
+                     std::vector<float> partial(static_cast<size_t>(d * d), 0.0f);
+                     float* __restrict acc = partial.data();
+                     for (int64_t r = 0; r < rows; ++r) {
+                       const float* __restrict row = block + r * d;
+                       for (int64_t i = 0; i < d; ++i) {
+                         const float xi = row[i];
+                         float* __restrict c = acc + i * d;
+                         for (int64_t j = i; j < d; ++j) c[j] += xi * row[j];
+                       }
+                     }
+                     std::vector<double>& into = sums[static_cast<size_t>(chunk)];
+                     for (size_t k = 0; k < partial.size(); ++k) into[k] += partial[k];
+                   });
   std::vector<double> gram(static_cast<size_t>(d * d), 0.0);
-  std::vector<float> partial(static_cast<size_t>(d * d));
-  ForCentredBlocks(p, n, d, mean, [&](const float* block, int64_t r0, int64_t rows) {
-    // Float sums within a block, double across blocks.
-    std::fill(partial.begin(), partial.end(), 0.0f);
-    float* __restrict sums = partial.data();
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* __restrict row = block + r * d;
-      for (int64_t i = 0; i < d; ++i) {
-        const float xi = row[i];
-        float* __restrict c = sums + i * d;
-        for (int64_t j = i; j < d; ++j) c[j] += xi * row[j];
-      }
-    }
-    for (size_t k = 0; k < partial.size(); ++k) gram[k] += partial[k];
-  });
+  for (const auto& part : sums)
+    for (size_t k = 0; k < gram.size(); ++k) gram[k] += part[k];
   std::vector<double> cov(static_cast<size_t>(d * d));
   for (int64_t i = 0; i < d; ++i)
     for (int64_t j = 0; j < d; ++j)  // the upper triangle holds the sums
@@ -112,7 +133,7 @@ std::vector<float> Pca::Projection() const {
   return w;
 }
 
-StatusOr<Tensor> Pca::Transform(const Tensor& x) const {
+StatusOr<Tensor> Pca::Transform(const Tensor& x, ThreadPool* pool) const {
   if (components_ == 0) return Status(StatusCode::kInvalidArgument, "PCA is not fitted");
   if (x.dtype() != DataType::kFloat32 || x.rank() != 2 || x.dim(1) != features_)
     return InvalidArgument("PCA transform needs float32 [rows, {}], got {} {}", features_,
@@ -130,19 +151,21 @@ StatusOr<Tensor> Pca::Transform(const Tensor& x) const {
     for (int64_t c = 0; c < k; ++c)
       packed[static_cast<size_t>((c / kLanes) * d * kLanes + j * kLanes + c % kLanes)] =
           w[static_cast<size_t>(j * k + c)];
-  ForCentredBlocks(x.data<float>(), n, d, mean_, [&](const float* block, int64_t r0, int64_t rows) {
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* row = block + r * d;
-      for (int64_t panel = 0; panel < panels; ++panel) {
-        const float* wp = packed.data() + panel * d * kLanes;
-        float acc[kLanes] = {};
-        for (int64_t j = 0; j < d; ++j)
-          for (int64_t l = 0; l < kLanes; ++l) acc[l] += row[j] * wp[j * kLanes + l];
-        const int64_t c0 = panel * kLanes, width = std::min(kLanes, k - c0);
-        std::copy(acc, acc + width, out + (r0 + r) * k + c0);
-      }
-    }
-  });
+  ForCentredBlocks(x.data<float>(), n, d, mean_, pool, Chunks(pool),
+                   [&](const float* block, int64_t r0, int64_t rows, int64_t) {
+                     for (int64_t r = 0; r < rows; ++r) {
+                       const float* row = block + r * d;
+                       for (int64_t panel = 0; panel < panels; ++panel) {
+                         const float* wp = packed.data() + panel * d * kLanes;
+                         float acc[kLanes] = {};
+                         for (int64_t j = 0; j < d; ++j)
+                           for (int64_t l = 0; l < kLanes; ++l)
+                             acc[l] += row[j] * wp[j * kLanes + l];
+                         const int64_t c0 = panel * kLanes, width = std::min(kLanes, k - c0);
+                         std::copy(acc, acc + width, out + (r0 + r) * k + c0);
+                       }
+                     }
+                   });
   return y;
 }
 

@@ -16,6 +16,10 @@
 #include "hone/tensor.h"
 #include "ir/graph.h"
 
+namespace hone {
+class ThreadPool;
+}
+
 namespace hone::ml {
 
 struct PcaOptions {
@@ -25,9 +29,11 @@ struct PcaOptions {
 class Pca {
  public:
   // x: float32 [rows, features], rows >= 2, no NaN. 1 <= components <= min(rows, features).
-  Status Fit(const Tensor& x, int64_t components, const PcaOptions& options = {});
+  // With a pool, blocks of rows are processed in parallel (sums per thread, then added).
+  Status Fit(const Tensor& x, int64_t components, const PcaOptions& options = {},
+             ThreadPool* pool = nullptr);
   // [rows, components]; x must have the fitted number of features.
-  StatusOr<Tensor> Transform(const Tensor& x) const;
+  StatusOr<Tensor> Transform(const Tensor& x, ThreadPool* pool = nullptr) const;
   // Graph input "X" float32 [N, features] -> output "Y" [N, components]: Sub and MatMul
   // (whitening folded into the matrix).
   Model ToOnnx() const;

@@ -319,8 +319,8 @@ StatusOr<TsneResult> Tsne(const Tensor& x, const TsneOptions& o, ThreadPool& poo
   std::vector<double> y(static_cast<size_t>(2 * n));
   if (o.pca_init && d >= 2) {
     Pca pca;
-    HONE_RETURN_IF_ERROR(pca.Fit(x, 2));
-    HONE_ASSIGN_OR_RETURN(Tensor z, pca.Transform(x));
+    HONE_RETURN_IF_ERROR(pca.Fit(x, 2, {}, &pool));
+    HONE_ASSIGN_OR_RETURN(Tensor z, pca.Transform(x, &pool));
     double m = 0, v = 0;
     for (int64_t i = 0; i < n; ++i) m += z.data<float>()[2 * i];
     m /= static_cast<double>(n);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "core/thread_pool.h"
 #include "hone/hone.h"
 #include "ir/onnx_export.h"
 #include "ml/linalg.h"
@@ -203,6 +204,22 @@ TEST(Pca, ExportedGraphRunsTheSameTransform) {
   ASSERT_EQ((*out)[0].tensor.shape(), y->shape());
   for (int64_t i = 0; i < y->numel(); ++i)
     EXPECT_NEAR((*out)[0].tensor.data<float>()[i], y->data<float>()[i], 1e-4);
+}
+
+TEST(Pca, ThreadsGiveTheSameResult) {
+  Tensor x = RandomData(5000, 9, 6);  // several row blocks per thread
+  ThreadPool pool(2);
+  Pca one, two;
+  ASSERT_TRUE(one.Fit(x, 4).ok());
+  ASSERT_TRUE(two.Fit(x, 4, {}, &pool).ok());
+  for (int64_t c = 0; c < 4; ++c)
+    EXPECT_NEAR(one.explained_variance()[c], two.explained_variance()[c],
+                1e-6 * one.explained_variance()[0]);
+  auto a = one.Transform(x);
+  auto b = two.Transform(x, &pool);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (int64_t i = 0; i < a->numel(); ++i)
+    ASSERT_NEAR(a->data<float>()[i], b->data<float>()[i], 1e-3) << i;
 }
 
 TEST(Pca, BadInputIsRefusedClearly) {

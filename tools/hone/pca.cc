@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "core/errors.h"
+#include "core/thread_pool.h"
 #include "hone/npy.h"
 #include "ir/onnx_export.h"
 #include "ml/linalg.h"
@@ -37,6 +38,7 @@ Runner SetupPca(CLI::App& app) {
   app.add_flag("--json", o->json, "print one JSON object instead of the table");
   return [o]() -> int {
     ml::SetThreads(o->threads);
+    ThreadPool pool(o->threads);
     auto table = ml::ReadTable(o->data);
     if (!table.ok()) return Fail(table.status());
     auto x = table->NumericMatrix(o->columns);
@@ -47,10 +49,10 @@ Runner SetupPca(CLI::App& app) {
     opts.whiten = o->whiten;
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
-    Status fit = pca.Fit(*x, k, opts);
+    Status fit = pca.Fit(*x, k, opts, &pool);
     if (!fit.ok()) return Fail(fit.WithContext(o->data));
     const auto t1 = Clock::now();
-    auto y = pca.Transform(*x);
+    auto y = pca.Transform(*x, &pool);
     if (!y.ok()) return Fail(y.status());
     const auto t2 = Clock::now();
     const double fit_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
