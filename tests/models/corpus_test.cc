@@ -2,6 +2,8 @@
 // atol 1e-4; the digits classifiers' test accuracy must equal ONNX Runtime's exactly.
 // The corpus lives in bench/models/cache (made by bench/models/prepare); a missing model is
 // skipped with a message saying how to make it.
+#include "corpus.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,16 +19,7 @@ namespace fs = std::filesystem;
 constexpr double kRtol = 1e-3;
 constexpr double kAtol = 1e-4;
 
-fs::path CacheDir() {
-  const char* env = std::getenv("HONE_MODEL_CACHE");
-  return env && *env ? fs::path(env) : fs::path(HONE_MODEL_CACHE);
-}
-
-std::string Sanitize(std::string s) {
-  for (char& c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) c = '_';
-  return s;
-}
+using corpus::CacheDir;
 
 // Top-1 accuracy of [N, C] float logits against int64 labels.
 double Accuracy(const Tensor& logits, const Tensor& labels) {
@@ -50,12 +43,9 @@ TEST_P(Corpus, MatchesOnnxRuntime) {
   auto created = Session::FromFile((dir / "model.onnx").string());
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   const Session& session = **created;
-  std::vector<NamedTensor> feed;
-  for (const auto& in : session.inputs()) {
-    auto t = ReadNpy((dir / "inputs" / (Sanitize(in.name) + ".npy")).string());
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    feed.push_back({in.name, *t});
-  }
+  auto inputs = corpus::Inputs(session, dir);
+  ASSERT_TRUE(inputs.ok()) << inputs.status().ToString();
+  const std::vector<NamedTensor>& feed = *inputs;
   // The first run of an input shape records its activation plan; the later ones replay it from
   // the arena (runtime/arena.h). Every run must match.
   for (int round = 0; round < 3; ++round) {
@@ -64,7 +54,7 @@ TEST_P(Corpus, MatchesOnnxRuntime) {
     ASSERT_TRUE(out.ok()) << out.status().ToString();
     ASSERT_EQ(out->size(), session.outputs().size());
     for (const auto& nt : *out) {
-      auto expected = ReadNpy((dir / "expected" / (Sanitize(nt.name) + ".npy")).string());
+      auto expected = ReadNpy((dir / "expected" / (corpus::Sanitize(nt.name) + ".npy")).string());
       ASSERT_TRUE(expected.ok()) << expected.status().ToString();
       ASSERT_EQ(expected->dtype(), nt.tensor.dtype()) << nt.name;
       ASSERT_EQ(expected->shape(), nt.tensor.shape()) << nt.name;
@@ -102,10 +92,7 @@ TEST_P(Corpus, MatchesOnnxRuntime) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, Corpus,
-                         ::testing::Values("ppocr_det", "ppocr_rec", "ppocr_cls", "resnet18",
-                                           "mobilenet_v2", "squeezenet1_1", "bert_256x4",
-                                           "bert_384x6", "digits_mlp", "digits_cnn"),
+INSTANTIATE_TEST_SUITE_P(Models, Corpus, corpus::Models(),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

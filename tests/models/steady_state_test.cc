@@ -11,6 +11,7 @@
 #include <new>
 
 #include "core/buffer_stats.h"
+#include "corpus.h"
 #include "hone/hone.h"
 
 // GCC cannot see that the replacements below pair malloc with free.
@@ -38,19 +39,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Sanitize(const std::string& name) {
-  std::string s = name;
-  for (char& c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '_';
-  return s;
-}
-
 class SteadyState : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SteadyState, RunsAllocateOnlyTheirOutputs) {
-  const fs::path dir = fs::path(HONE_MODEL_CACHE) / GetParam();
+  const fs::path dir = corpus::CacheDir() / GetParam();
   if (!fs::exists(dir / "model.onnx"))
-    GTEST_SKIP() << "model " << GetParam() << " is not in " << HONE_MODEL_CACHE
+    GTEST_SKIP() << "model " << GetParam() << " is not in " << corpus::CacheDir()
                  << "; run bench/models/prepare";
   uint64_t news[2] = {0, 0};
   for (bool plan : {true, false}) {
@@ -60,12 +54,9 @@ TEST_P(SteadyState, RunsAllocateOnlyTheirOutputs) {
     auto created = Session::FromFile((dir / "model.onnx").string(), options);
     ASSERT_TRUE(created.ok()) << created.status().ToString();
     const Session& session = **created;
-    std::vector<NamedTensor> feed;
-    for (const auto& in : session.inputs()) {
-      auto t = ReadNpy((dir / "inputs" / (Sanitize(in.name) + ".npy")).string());
-      ASSERT_TRUE(t.ok()) << t.status().ToString();
-      feed.push_back({in.name, *t});
-    }
+    auto inputs = corpus::Inputs(session, dir);
+    ASSERT_TRUE(inputs.ok()) << inputs.status().ToString();
+    const std::vector<NamedTensor>& feed = *inputs;
     for (int i = 0; i < 2; ++i) ASSERT_TRUE(session.Run(feed).ok());
     const uint64_t buffers = HeapBufferAllocations();
     const uint64_t before = g_news.load();
@@ -82,10 +73,7 @@ TEST_P(SteadyState, RunsAllocateOnlyTheirOutputs) {
               static_cast<unsigned long long>(news[1]));
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, SteadyState,
-                         ::testing::Values("ppocr_det", "ppocr_rec", "ppocr_cls", "resnet18",
-                                           "mobilenet_v2", "squeezenet1_1", "bert_256x4",
-                                           "bert_384x6", "digits_mlp", "digits_cnn"),
+INSTANTIATE_TEST_SUITE_P(Models, SteadyState, corpus::Models(),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
