@@ -236,10 +236,7 @@ StatusOr<int> FuseAttention(Graph& graph, int64_t onnx_opset) {
       t.outputs[0] = m.k;
       t.attributes["perm"].ints = m.k_perm;
     }
-    for (int n : m.dead) {
-      dead[static_cast<size_t>(n)] = true;
-      for (const auto& o : graph.nodes[static_cast<size_t>(n)].outputs) graph.value_info.erase(o);
-    }
+    RetireNodes(graph, m.dead, -1, dead);
     Node& last = graph.nodes[static_cast<size_t>(m.final_matmul)];
     Node att;
     att.name = last.name;

@@ -86,30 +86,17 @@ bool MatchAt(const Graph& g, const GraphIndex& index, int erf_idx, Match& m) {
 }  // namespace
 
 StatusOr<int> FuseGelu(Graph& graph, int64_t onnx_opset) {
-  int fused = 0;
-  std::vector<bool> dead(graph.nodes.size(), false);
-  const GraphIndex index(graph);
-  for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    Match m;
-    if (dead[i] || !MatchAt(graph, index, static_cast<int>(i), m)) continue;
-    if (std::any_of(m.nodes.begin(), m.nodes.end(), [&](int n) { return dead[n]; })) continue;
-    const size_t last = static_cast<size_t>(m.nodes.back());
-    Node gelu;
-    gelu.name = graph.nodes[last].name;
-    gelu.op_type = "Gelu";
-    gelu.domain = onnx_opset >= 20 ? "" : kHoneDomain;
-    gelu.inputs = {m.x};
-    gelu.outputs = {m.y};
-    for (int n : m.nodes) {
-      if (static_cast<size_t>(n) == last) continue;
-      dead[static_cast<size_t>(n)] = true;
-      for (const auto& o : graph.nodes[static_cast<size_t>(n)].outputs) graph.value_info.erase(o);
-    }
-    graph.nodes[last] = std::move(gelu);
-    ++fused;
-  }
-  if (fused) EraseNodes(graph, dead);
-  return fused;
+  return ReplaceMatches<Match>(
+      graph, [&](const GraphIndex& index, int i, Match& m) { return MatchAt(graph, index, i, m); },
+      [&](const Match& m, const Node& last) {
+        Node gelu;
+        gelu.name = last.name;
+        gelu.op_type = "Gelu";
+        gelu.domain = onnx_opset >= 20 ? "" : kHoneDomain;
+        gelu.inputs = {m.x};
+        gelu.outputs = {m.y};
+        return gelu;
+      });
 }
 
 }  // namespace hone

@@ -153,39 +153,26 @@ bool MatchAt(const Graph& g, const GraphIndex& index, int mean_idx, Match& m) {
 }  // namespace
 
 StatusOr<int> FuseLayerNorm(Graph& graph, int64_t onnx_opset) {
-  int fused = 0;
-  std::vector<bool> dead(graph.nodes.size(), false);
-  const GraphIndex index(graph);
-  for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    Match m;
-    if (dead[i] || !MatchAt(graph, index, static_cast<int>(i), m)) continue;
-    if (std::any_of(m.nodes.begin(), m.nodes.end(), [&](int n) { return dead[n]; })) continue;
-    const size_t last = static_cast<size_t>(m.nodes.back());
-    Node ln;
-    ln.name = graph.nodes[last].name;
-    ln.op_type = "LayerNormalization";
-    ln.domain = onnx_opset >= 17 ? "" : kHoneDomain;
-    ln.inputs = {m.x, m.gamma};
-    if (!m.beta.empty()) ln.inputs.push_back(m.beta);
-    ln.outputs = {m.y};
-    Attribute axis;
-    axis.kind = Attribute::Kind::kInt;
-    axis.i = -1;
-    ln.attributes["axis"] = axis;
-    Attribute eps;
-    eps.kind = Attribute::Kind::kFloat;
-    eps.f = m.eps;
-    ln.attributes["epsilon"] = eps;
-    for (int n : m.nodes) {
-      if (static_cast<size_t>(n) == last) continue;
-      dead[static_cast<size_t>(n)] = true;
-      for (const auto& o : graph.nodes[static_cast<size_t>(n)].outputs) graph.value_info.erase(o);
-    }
-    graph.nodes[last] = std::move(ln);
-    ++fused;
-  }
-  if (fused) EraseNodes(graph, dead);
-  return fused;
+  return ReplaceMatches<Match>(
+      graph, [&](const GraphIndex& index, int i, Match& m) { return MatchAt(graph, index, i, m); },
+      [&](const Match& m, const Node& last) {
+        Node ln;
+        ln.name = last.name;
+        ln.op_type = "LayerNormalization";
+        ln.domain = onnx_opset >= 17 ? "" : kHoneDomain;
+        ln.inputs = {m.x, m.gamma};
+        if (!m.beta.empty()) ln.inputs.push_back(m.beta);
+        ln.outputs = {m.y};
+        Attribute axis;
+        axis.kind = Attribute::Kind::kInt;
+        axis.i = -1;
+        ln.attributes["axis"] = axis;
+        Attribute eps;
+        eps.kind = Attribute::Kind::kFloat;
+        eps.f = m.eps;
+        ln.attributes["epsilon"] = eps;
+        return ln;
+      });
 }
 
 }  // namespace hone

@@ -90,6 +90,14 @@ void EraseNodes(Graph& g, const std::vector<bool>& dead) {
   g.nodes = std::move(kept);
 }
 
+void RetireNodes(Graph& g, const std::vector<int>& nodes, int keep, std::vector<bool>& dead) {
+  for (int n : nodes) {
+    if (n == keep) continue;
+    dead[static_cast<size_t>(n)] = true;
+    for (const auto& o : g.nodes[static_cast<size_t>(n)].outputs) g.value_info.erase(o);
+  }
+}
+
 int RemoveDeadNodes(Graph& g) {
   std::set<std::string> live;
   for (const auto& o : g.outputs) live.insert(o.name);

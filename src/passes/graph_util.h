@@ -43,6 +43,9 @@ std::vector<std::string> NodeReads(const Node& node);
 bool TopoSort(Graph& g);
 // Removes the nodes whose flag is set, keeping the order of the others.
 void EraseNodes(Graph& g, const std::vector<bool>& dead);
+// Flags `nodes` (all but `keep`) in `dead` and drops their outputs' declared types: what a fusion
+// does to the nodes its fused node replaces (EraseNodes removes them afterwards).
+void RetireNodes(Graph& g, const std::vector<int>& nodes, int keep, std::vector<bool>& dead);
 // Removes nodes none of whose outputs is used (transitively); returns how many.
 int RemoveDeadNodes(Graph& g);
 // Removes initializers no node (or subgraph) reads and that are not graph inputs or outputs.

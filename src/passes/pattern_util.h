@@ -1,9 +1,11 @@
 // Matchers shared by the fusion passes (fuse_layer_norm.cc, fuse_gelu.cc): single readers,
-// constant scalars, the other operand of a binary node, declared dims.
+// constant scalars, the other operand of a binary node, declared dims; and their driver.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "ir/graph.h"
 #include "passes/graph_util.h"
@@ -60,6 +62,31 @@ inline int64_t DeclaredLastDim(const Graph& g, const std::string& name) {
   const ValueInfo* v = FindValueInfo(g, name);
   if (!v || !v->has_shape || v->shape.empty()) return -1;
   return v->shape.back().value;
+}
+
+// The driver of a fusion pass whose matches end at the node they replace: for each node i,
+// match(index, i, m) fills m (an M with `nodes`, every matched node, the replaced one last);
+// a match none of whose nodes an earlier one took is replaced by build(m, last node), the other
+// matched nodes are erased. Returns how many matches were fused.
+template <typename M, typename MatchFn, typename BuildFn>
+int ReplaceMatches(Graph& graph, MatchFn match, BuildFn build) {
+  int fused = 0;
+  std::vector<bool> dead(graph.nodes.size(), false);
+  const GraphIndex index(graph);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    M m;
+    if (dead[i] || !match(index, static_cast<int>(i), m)) continue;
+    if (std::any_of(m.nodes.begin(), m.nodes.end(),
+                    [&](int n) { return dead[static_cast<size_t>(n)]; }))
+      continue;
+    const int last = m.nodes.back();
+    Node fused_node = build(m, graph.nodes[static_cast<size_t>(last)]);
+    RetireNodes(graph, m.nodes, last, dead);
+    graph.nodes[static_cast<size_t>(last)] = std::move(fused_node);
+    ++fused;
+  }
+  if (fused) EraseNodes(graph, dead);
+  return fused;
 }
 
 }  // namespace hone
