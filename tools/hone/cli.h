@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hone/hone.h"
@@ -14,6 +15,8 @@ namespace hone::cli {
 int ExitCode(const Status& s);
 // Prints "hone: <message>" to stderr and returns ExitCode(s).
 int Fail(const Status& s);
+// Writes `bytes` to `path` (created or truncated); NotFound naming the path when it cannot.
+Status WriteFile(const std::string& path, std::string_view bytes);
 
 // `--input NAME=FILE.npy` (or `FILE.npy` when the model has one input) and `--random`: builds the
 // feed for `session`. Random inputs use `seed`; symbolic dims take 1.

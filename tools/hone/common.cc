@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <fstream>
 #include <random>
 
 #include "cli.h"
@@ -29,6 +30,13 @@ int ExitCode(const Status& s) {
 int Fail(const Status& s) {
   std::fprintf(stderr, "hone: %s\n", s.ToString().c_str());
   return ExitCode(s);
+}
+
+Status WriteFile(const std::string& path, std::string_view bytes) {
+  std::ofstream f(path, std::ios::binary);
+  if (!f || !f.write(bytes.data(), static_cast<std::streamsize>(bytes.size())) || !f.flush())
+    return NotFound("cannot write '{}'", path);
+  return Status::Ok();
 }
 
 std::string SanitizeName(const std::string& name) {

@@ -45,9 +45,7 @@ Runner SetupOptimize(CLI::App& app) {
     if (!runs.ok()) return Fail(runs.status().WithContext(o->model));
     auto bytes = ExportOnnxModel(*model);
     if (!bytes.ok()) return Fail(bytes.status());
-    std::ofstream f(o->out, std::ios::binary);
-    if (!f || !f.write(bytes->data(), static_cast<std::streamsize>(bytes->size())) || !f.flush())
-      return Fail(NotFound("cannot write '{}'", o->out));
+    if (Status s = WriteFile(o->out, *bytes); !s.ok()) return Fail(s);
     if (o->graph) fmt::print("{}", GraphToText(model->graph));
     if (!o->quiet) {
       for (const auto& r : *runs)

@@ -64,9 +64,7 @@ Runner SetupPca(CLI::App& app) {
     if (!o->onnx.empty()) {
       auto bytes = ExportOnnxModel(pca.ToOnnx());
       if (!bytes.ok()) return Fail(bytes.status());
-      std::ofstream f(o->onnx, std::ios::binary);
-      if (!f || !f.write(bytes->data(), static_cast<std::streamsize>(bytes->size())) || !f.flush())
-        return Fail(NotFound("cannot write '{}'", o->onnx));
+      if (Status s = WriteFile(o->onnx, *bytes); !s.ok()) return Fail(s);
     }
     const auto& ev = pca.explained_variance();
     const auto& ratio = pca.explained_variance_ratio();

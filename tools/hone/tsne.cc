@@ -20,31 +20,27 @@ namespace hone::cli {
 
 namespace {
 
-StatusOr<std::vector<int64_t>> LabelsFrom(const Tensor& t) {
-  std::vector<int64_t> out(static_cast<size_t>(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    switch (t.dtype()) {
-      case DataType::kInt64:
-        out[static_cast<size_t>(i)] = t.data<int64_t>()[i];
-        break;
-      case DataType::kInt32:
-        out[static_cast<size_t>(i)] = t.data<int32_t>()[i];
-        break;
-      case DataType::kUInt8:
-        out[static_cast<size_t>(i)] = t.data<uint8_t>()[i];
-        break;
-      case DataType::kFloat32:
-        out[static_cast<size_t>(i)] = std::lround(t.data<float>()[i]);
-        break;
-      case DataType::kFloat64:
-        out[static_cast<size_t>(i)] = std::lround(t.data<double>()[i]);
-        break;
-      default:
-        return InvalidArgument("labels must be integers or floats, got {}",
-                               DataTypeName(t.dtype()));
-    }
-  }
+// One label per row from a numeric column: rounded to an integer, missing -> -1.
+std::vector<int64_t> LabelsFrom(const ml::Column& c) {
+  std::vector<int64_t> out;
+  out.reserve(c.numbers.size());
+  for (double v : c.numbers) out.push_back(std::isnan(v) ? -1 : std::llround(v));
   return out;
+}
+
+// Labels from a .npy array of integers or floats with one value per row.
+StatusOr<std::vector<int64_t>> LabelsFromNpy(const std::string& path) {
+  HONE_ASSIGN_OR_RETURN(Tensor t, ReadNpy(path));
+  const DataType d = t.dtype();
+  if (d != DataType::kInt64 && d != DataType::kInt32 && d != DataType::kUInt8 &&
+      d != DataType::kFloat32 && d != DataType::kFloat64)
+    return InvalidArgument("{}: labels must be integers or floats, got {}", path, DataTypeName(d));
+  auto table = ml::TableFromTensor(t);
+  if (!table.ok()) return table.status().WithContext(path);
+  if (table->columns.size() != 1)
+    return InvalidArgument("{}: labels need one value per row, got shape {}", path,
+                           ShapeToString(t.shape()));
+  return LabelsFrom(table->columns[0]);
 }
 
 }  // namespace
@@ -99,17 +95,15 @@ Runner SetupTsne(CLI::App& app) {
       const ml::Column& lc = table->columns[static_cast<size_t>(li)];
       if (lc.kind != ml::ColumnKind::kNumeric)
         return Fail(InvalidArgument("label column '{}' must hold numbers", o->label_column));
-      for (double v : lc.numbers) labels.push_back(std::isnan(v) ? -1 : std::llround(v));
+      labels = LabelsFrom(lc);
       for (const auto& c : table->columns)
         if (c.name != o->label_column) features.push_back(c.name);
     }
     auto x = table->NumericMatrix(features);
     if (!x.ok()) return Fail(x.status().WithContext(o->data));
     if (!o->labels.empty()) {
-      auto t = ReadNpy(o->labels);
-      if (!t.ok()) return Fail(t.status());
-      auto l = LabelsFrom(*t);
-      if (!l.ok()) return Fail(l.status().WithContext(o->labels));
+      auto l = LabelsFromNpy(o->labels);
+      if (!l.ok()) return Fail(l.status());
       labels = std::move(l).value();
     }
     if (!labels.empty() && static_cast<int64_t>(labels.size()) != x->dim(0))
@@ -147,11 +141,11 @@ Runner SetupTsne(CLI::App& app) {
       if (!s.ok()) return Fail(s);
     }
     if (!o->plot.empty()) {
-      std::ofstream f(o->plot);
-      f << ml::ScatterSvg(r->embedding, labels,
-                          fmt::format("t-SNE of {} ({} rows, perplexity {}, KL {:.3f})", o->data,
-                                      x->dim(0), o->perplexity, r->kl_divergence));
-      if (!f.flush()) return Fail(NotFound("cannot write '{}'", o->plot));
+      const std::string svg =
+          ml::ScatterSvg(r->embedding, labels,
+                         fmt::format("t-SNE of {} ({} rows, perplexity {}, KL {:.3f})", o->data,
+                                     x->dim(0), o->perplexity, r->kl_divergence));
+      if (Status s = WriteFile(o->plot, svg); !s.ok()) return Fail(s);
     }
     double trust = -1;
     if (o->trust_k > 0) trust = ml::Trustworthiness(*x, r->embedding, o->trust_k, pool);
