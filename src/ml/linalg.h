@@ -17,9 +17,7 @@ void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 // unit eigenvectors as rows (vectors[i * n + j] = component j of eigenvector i).
 std::vector<double> SymmetricEigen(std::vector<double> a, int64_t n, std::vector<double>& vectors);
 
-}  // namespace hone::ml
-
-namespace hone::ml {
 // Threads for Gemm (OpenMP's team, shared with oneDNN); 0 = one per core.
 void SetThreads(int threads);
+
 }  // namespace hone::ml
