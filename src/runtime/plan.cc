@@ -289,6 +289,8 @@ StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph, const Comp
       if (v >= 0 && last_use[static_cast<size_t>(v)] < 0 && !is_output[static_cast<size_t>(v)])
         pn.release.push_back(v);
   MarkShapeStatic(*plan, is_output);
+  for (const PlanNode& pn : plan->nodes)
+    plan->max_inputs = std::max(plan->max_inputs, pn.inputs.size());
   for (size_t i = 0; i < plan->nodes.size(); ++i) {
     PlanNode& pn = plan->nodes[i];
     pn.input_dies.assign(pn.inputs.size(), false);
@@ -355,10 +357,8 @@ Status Execute(Frame& frame) {
     frame.setup.memo_record->root_shapes.assign(plan.nodes.size(), {});
     frame.setup.memo_record->outputs.assign(plan.nodes.size(), {});
   }
-  size_t max_arity = 0;
-  for (const PlanNode& pn : plan.nodes) max_arity = std::max(max_arity, pn.inputs.size());
   std::vector<const Value*> inputs;
-  inputs.reserve(max_arity);
+  inputs.reserve(plan.max_inputs);
   std::vector<Value> outputs;
   for (size_t n = 0; n < plan.nodes.size(); ++n) {
     const PlanNode& pn = plan.nodes[n];

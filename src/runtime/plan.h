@@ -50,6 +50,7 @@ struct Plan {
   std::vector<std::pair<int, std::string>> captures;  // values read from an enclosing graph
   std::vector<PlanNode> nodes;
   std::vector<bool> fixed;  // per value: an initializer that no graph input overrides
+  size_t max_inputs = 0;    // the most inputs any node has (the executor sizes its list once)
 };
 
 // The outputs of a plan's shape_static nodes for one input-shape signature, recorded by its
