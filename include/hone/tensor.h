@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "hone/shape.h"
+
 namespace hone {
 
 // The values are ONNX's TensorProto.DataType codes.
@@ -89,17 +91,16 @@ class Tensor {
  public:
   Tensor() = default;
   // Allocates zeroed storage (empty strings for kString).
-  static Tensor Empty(DataType dtype, std::vector<int64_t> shape);
+  static Tensor Empty(DataType dtype, Shape shape);
   // Allocates storage with unspecified contents (not for kString): for kernels that write every
   // element, so the allocation does not touch the memory twice.
-  static Tensor Uninitialized(DataType dtype, std::vector<int64_t> shape);
+  static Tensor Uninitialized(DataType dtype, Shape shape);
   // Views `buffer` starting at byte `offset`; the caller guarantees it is large enough.
-  Tensor(DataType dtype, std::vector<int64_t> shape, std::shared_ptr<Buffer> buffer,
-         size_t offset = 0);
+  Tensor(DataType dtype, Shape shape, std::shared_ptr<Buffer> buffer, size_t offset = 0);
 
   bool defined() const { return dtype_ != DataType::kUndefined; }
   DataType dtype() const { return dtype_; }
-  const std::vector<int64_t>& shape() const { return shape_; }
+  const Shape& shape() const { return shape_; }
   int64_t rank() const { return static_cast<int64_t>(shape_.size()); }
   int64_t dim(int64_t i) const { return shape_[static_cast<size_t>(i)]; }
   int64_t numel() const { return numel_; }  // cached: kernels call it in loop conditions
@@ -113,13 +114,13 @@ class Tensor {
   const std::shared_ptr<Buffer>& buffer() const { return buffer_; }
 
   // A view with another shape of the same element count.
-  Tensor Reshaped(std::vector<int64_t> shape) const;
+  Tensor Reshaped(Shape shape) const;
   // A deep copy.
   Tensor Clone() const;
 
  private:
   DataType dtype_ = DataType::kUndefined;
-  std::vector<int64_t> shape_;
+  Shape shape_;
   std::shared_ptr<Buffer> buffer_;
   size_t offset_ = 0;
   int64_t numel_ = 0;  // ShapeSize(shape_); the shape never changes after construction
@@ -128,8 +129,8 @@ class Tensor {
 // Bytes that `numel` elements of `dtype` occupy (4-bit types packed two per byte).
 size_t DataBytes(DataType dtype, int64_t numel);
 // Number of elements of a shape (1 for a scalar).
-int64_t ShapeSize(const std::vector<int64_t>& shape);
+int64_t ShapeSize(const Shape& shape);
 // "[1,3,224,224]"
-std::string ShapeToString(const std::vector<int64_t>& shape);
+std::string ShapeToString(const Shape& shape);
 
 }  // namespace hone

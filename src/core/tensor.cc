@@ -229,13 +229,13 @@ Buffer::~Buffer() {
   }
 }
 
-int64_t ShapeSize(const std::vector<int64_t>& shape) {
+int64_t ShapeSize(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;
 }
 
-std::string ShapeToString(const std::vector<int64_t>& shape) {
+std::string ShapeToString(const Shape& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) {
     if (i) s += ",";
@@ -251,7 +251,7 @@ size_t DataBytes(DataType dtype, int64_t n) {
   return static_cast<size_t>(n) * DataTypeSize(dtype);
 }
 
-Tensor Tensor::Empty(DataType dtype, std::vector<int64_t> shape) {
+Tensor Tensor::Empty(DataType dtype, Shape shape) {
   int64_t n = ShapeSize(shape);
   HONE_CHECK(n >= 0);
   std::shared_ptr<Buffer> buf = dtype == DataType::kString
@@ -260,15 +260,14 @@ Tensor Tensor::Empty(DataType dtype, std::vector<int64_t> shape) {
   return Tensor(dtype, std::move(shape), std::move(buf), 0);
 }
 
-Tensor Tensor::Uninitialized(DataType dtype, std::vector<int64_t> shape) {
+Tensor Tensor::Uninitialized(DataType dtype, Shape shape) {
   if (dtype == DataType::kString) return Empty(dtype, std::move(shape));
   int64_t n = ShapeSize(shape);
   HONE_CHECK(n >= 0);
   return Tensor(dtype, std::move(shape), Buffer::Allocate(DataBytes(dtype, n), /*zero=*/false), 0);
 }
 
-Tensor::Tensor(DataType dtype, std::vector<int64_t> shape, std::shared_ptr<Buffer> buffer,
-               size_t offset)
+Tensor::Tensor(DataType dtype, Shape shape, std::shared_ptr<Buffer> buffer, size_t offset)
     : dtype_(dtype),
       shape_(std::move(shape)),
       buffer_(std::move(buffer)),
@@ -282,7 +281,7 @@ void* Tensor::raw_data() const {
   return static_cast<char*>(buffer_->data()) + offset_;
 }
 
-Tensor Tensor::Reshaped(std::vector<int64_t> shape) const {
+Tensor Tensor::Reshaped(Shape shape) const {
   HONE_CHECK(ShapeSize(shape) == numel());
   return Tensor(dtype_, std::move(shape), buffer_, offset_);
 }

@@ -38,7 +38,7 @@ const Graph* InitContext::attr_graph(const std::string& k) const {
 }
 
 namespace {
-Tensor NewTensor(const Frame& frame, DataType dtype, std::vector<int64_t> shape, bool zero) {
+Tensor NewTensor(const Frame& frame, DataType dtype, Shape shape, bool zero) {
   if (dtype == DataType::kString) return Tensor::Empty(dtype, std::move(shape));
   const int64_t n = ShapeSize(shape);
   HONE_CHECK(n >= 0);
@@ -47,12 +47,12 @@ Tensor NewTensor(const Frame& frame, DataType dtype, std::vector<int64_t> shape,
 }
 }  // namespace
 
-Tensor& ComputeContext::Output(int i, DataType dtype, std::vector<int64_t> shape) {
+Tensor& ComputeContext::Output(int i, DataType dtype, Shape shape) {
   outputs_[static_cast<size_t>(i)] = Value(NewTensor(frame_, dtype, std::move(shape), true));
   return outputs_[static_cast<size_t>(i)].mutable_tensor();
 }
 
-Tensor& ComputeContext::OutputUninitialized(int i, DataType dtype, std::vector<int64_t> shape) {
+Tensor& ComputeContext::OutputUninitialized(int i, DataType dtype, Shape shape) {
   outputs_[static_cast<size_t>(i)] = Value(NewTensor(frame_, dtype, std::move(shape), false));
   return outputs_[static_cast<size_t>(i)].mutable_tensor();
 }
@@ -65,8 +65,7 @@ bool ComputeContext::InputDiesHere(int i) const {
          t->buffer().use_count() == 1 + frame_.AllocatorReferences(*t->buffer());
 }
 
-Tensor ComputeContext::SharedBuffer(const std::string& key, DataType dtype,
-                                    const std::vector<int64_t>& shape) {
+Tensor ComputeContext::SharedBuffer(const std::string& key, DataType dtype, const Shape& shape) {
   auto it = frame_.shared.find(key);
   if (it != frame_.shared.end() && it->second.dtype() == dtype && it->second.shape() == shape)
     return it->second;

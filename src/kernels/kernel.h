@@ -94,9 +94,9 @@ class ComputeContext {
   }
   int num_outputs() const { return static_cast<int>(outputs_.size()); }
   // Allocates output i (zeroed).
-  Tensor& Output(int i, DataType dtype, std::vector<int64_t> shape);
+  Tensor& Output(int i, DataType dtype, Shape shape);
   // Allocates output i with unspecified contents: for kernels that write every element.
-  Tensor& OutputUninitialized(int i, DataType dtype, std::vector<int64_t> shape);
+  Tensor& OutputUninitialized(int i, DataType dtype, Shape shape);
   // True when input i is a value no later node reads, held only here (its buffer is not shared
   // with another value or the caller): the kernel may write its output over it.
   bool InputDiesHere(int i) const;
@@ -111,7 +111,7 @@ class ComputeContext {
   // it (contents unspecified), later ones with the same dtype and shape get the same tensor
   // (another dtype or shape: a fresh one). Producers of a Concat write their parts into its
   // output this way (com.hone Conv with concat_* attributes).
-  Tensor SharedBuffer(const std::string& key, DataType dtype, const std::vector<int64_t>& shape);
+  Tensor SharedBuffer(const std::string& key, DataType dtype, const Shape& shape);
   // Drops this run's reference to the shared buffer `key` (its readers keep theirs).
   void ReleaseSharedBuffer(const std::string& key);
 

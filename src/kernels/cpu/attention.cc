@@ -130,7 +130,7 @@ struct Problem {
   bool pack_v;       // Dv is not a whole number of tiles: V is copied, padded
   int64_t block_rows, blocks_per_head;
   // The mask's element strides over the scores' batch dims, rows and columns (0 = broadcast).
-  std::vector<int64_t> batch_dims, mask_batch_strides;
+  Shape batch_dims, mask_batch_strides;
   int64_t mask_row_stride = 0, mask_col_stride = 0;
 
   int64_t MaskOffset(int64_t head) const {
@@ -257,7 +257,7 @@ class Attention final : public Kernel {
     const int64_t rank = q.rank();
     if (rank < 2 || k.rank() != rank || v.rank() != rank) return Decline("ranks differ");
     const size_t r = static_cast<size_t>(rank);
-    const std::vector<int64_t> batch(q.shape().begin(), q.shape().end() - 2);
+    const Shape batch(q.shape().begin(), q.shape().end() - 2);
     for (const Tensor* t : {&k, &v})
       if (!std::equal(batch.begin(), batch.end(), t->shape().begin()))
         return Decline("Q, K and V batch dims differ");
@@ -270,7 +270,7 @@ class Attention final : public Kernel {
     if (q.numel() == 0 || k.numel() == 0 || v.numel() == 0) return Decline("empty input");
     if (mask) {
       // The mask broadcasts to [batch..., Sq, Sk] and must not enlarge it.
-      std::vector<int64_t> target = batch;
+      Shape target = batch;
       target.push_back(p.sq);
       target.push_back(p.sk);
       if (mask->rank() > rank) return Decline("mask of higher rank than the scores");
@@ -289,7 +289,7 @@ class Attention final : public Kernel {
       // A single key column: its stride does not matter, and 1 reads the one element.
       if (p.sk == 1) p.mask_col_stride = 1;
     }
-    std::vector<int64_t> out_shape = batch;
+    Shape out_shape = batch;
     out_shape.push_back(p.sq);
     out_shape.push_back(p.dv);
     Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, out_shape);

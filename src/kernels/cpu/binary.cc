@@ -30,8 +30,8 @@ inline float Apply(float a, float b) {
 // Output dims with size-1 dims dropped and mergeable neighbours merged, and each operand's
 // element stride per dim (0 where it is broadcast). At least one dim.
 struct BroadcastLayout {
-  std::vector<int64_t> out_shape;
-  std::vector<int64_t> dims, a_strides, b_strides;
+  Shape out_shape;
+  Shape dims, a_strides, b_strides;
 };
 
 // False when the shapes do not broadcast (the reference kernel then reports it).

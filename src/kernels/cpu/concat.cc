@@ -27,7 +27,7 @@ class FastConcat final : public Kernel {
     const int64_t rank = first->rank();
     const int64_t axis = axis_ < 0 ? axis_ + rank : axis_;
     if (rank == 0 || axis < 0 || axis >= rank) return Decline("axis out of range");
-    std::vector<int64_t> out_shape = first->shape();
+    Shape out_shape = first->shape();
     out_shape[static_cast<size_t>(axis)] = 0;
     for (int i = 0; i < n_in; ++i) {
       const Tensor* t = ctx.input(i);

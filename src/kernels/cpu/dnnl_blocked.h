@@ -24,6 +24,6 @@ dnnl::memory::format_tag BlockedFormat(const Tensor& t, int64_t channels);
 dnnl::memory::desc BlockedDesc(const Tensor& t, int64_t channels);
 
 // Blocked storage shape for a logical NCHW shape.
-std::vector<int64_t> BlockedShape(const std::vector<int64_t>& nchw, int64_t block);
+Shape BlockedShape(const Shape& nchw, int64_t block);
 
 }  // namespace hone::cpu

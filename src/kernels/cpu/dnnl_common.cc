@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/errors.h"
+
 namespace hone::cpu {
 
 dnnl::engine& Engine() {
@@ -11,7 +13,7 @@ dnnl::engine& Engine() {
   return engine;
 }
 
-dnnl::memory::desc PlainDesc(const std::vector<int64_t>& shape) {
+dnnl::memory::desc PlainDesc(const Shape& shape) {
   dnnl::memory::dims dims(shape.begin(), shape.end());
   dnnl::memory::dims strides(shape.size(), 1);
   for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i)
@@ -22,6 +24,64 @@ dnnl::memory::desc PlainDesc(const std::vector<int64_t>& shape) {
 
 dnnl::memory Wrap(const dnnl::memory::desc& md, const Tensor& t) {
   return dnnl::memory(md, Engine(), t.raw_data());
+}
+
+dnnl::stream& ThreadStream() {
+  thread_local dnnl::stream stream(Engine());
+  return stream;
+}
+
+void PrimitiveCall::AddVarying(int arg, const dnnl::memory::desc& md) {
+  HONE_CHECK(varying_.size() + fixed_.size() < kMaxArgs);
+  varying_.emplace_back(arg, md);
+}
+
+void PrimitiveCall::AddFixed(int arg, dnnl::memory mem) {
+  HONE_CHECK(varying_.size() + fixed_.size() < kMaxArgs);
+  fixed_.emplace_back(arg, std::move(mem));
+}
+
+void PrimitiveCall::Execute(std::initializer_list<const void*> data) const {
+  HONE_CHECK(data.size() == varying_.size());
+  std::unique_ptr<Slots> slots;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      slots = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (!slots) {  // the first call, or more concurrent calls than ever before
+    slots = std::make_unique<Slots>();
+    for (const auto& [arg, md] : varying_)
+      slots->mem.emplace_back(md, Engine(), static_cast<void*>(DNNL_MEMORY_NONE));
+  }
+  dnnl::stream& stream = ThreadStream();
+  dnnl_exec_arg_t args[kMaxArgs];
+  int n = 0;
+  for (const void* p : data) {
+    dnnl::memory& m = slots->mem[static_cast<size_t>(n)];
+    m.set_data_handle(const_cast<void*>(p), stream);
+    args[n] = {varying_[static_cast<size_t>(n)].first, m.get()};
+    ++n;
+  }
+  for (const auto& [arg, m] : fixed_) args[n++] = {arg, m.get()};
+  const dnnl_status_t status = dnnl_primitive_execute(prim_.get(), stream.get(), n, args);
+  stream.wait();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.push_back(std::move(slots));
+  }
+  dnnl::error::wrap_c_api(status, "could not execute a primitive");
+}
+
+std::unique_ptr<PrimitiveCall> MakeReorder(const dnnl::memory::desc& src,
+                                           const dnnl::memory::desc& dst) {
+  auto call = std::make_unique<PrimitiveCall>(
+      dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), src, Engine(), dst)));
+  call->AddVarying(DNNL_ARG_FROM, src);
+  call->AddVarying(DNNL_ARG_TO, dst);
+  return call;
 }
 
 int64_t OnnxSpatialOut(const std::string& auto_pad, int64_t in, int64_t k, int64_t s, bool ceil,

@@ -1,5 +1,6 @@
-// oneDNN plumbing shared by the fast CPU kernels: one engine per process, per-call streams,
-// hone::Tensor <-> dnnl::memory wrapping, and a small per-shape primitive cache.
+// oneDNN plumbing shared by the fast CPU kernels: one engine per process, a stream per thread,
+// hone::Tensor <-> dnnl::memory wrapping, primitive calls that allocate nothing, and a small
+// per-shape primitive cache.
 #pragma once
 
 #include <map>
@@ -16,10 +17,50 @@ namespace hone::cpu {
 dnnl::engine& Engine();
 
 // Plain (C-order) memory descriptor of `shape` in f32.
-dnnl::memory::desc PlainDesc(const std::vector<int64_t>& shape);
+dnnl::memory::desc PlainDesc(const Shape& shape);
 
 // Wraps a tensor's bytes (no copy); the tensor must outlive the memory object.
 dnnl::memory Wrap(const dnnl::memory::desc& md, const Tensor& t);
+
+// The calling thread's stream on Engine() (made on first use).
+dnnl::stream& ThreadStream();
+
+// One oneDNN primitive with its arguments, called without allocating in hone: the memory objects
+// of the arguments that change per call (activations) are made once per concurrent caller and
+// pointed at each call's data; fixed arguments (prepacked weights, bias) are bound once; the
+// arguments reach oneDNN as a stack array through the C API, on the thread's stream. (oneDNN 2.6
+// still builds a small argument map inside every execute; that is the library's own.)
+class PrimitiveCall {
+ public:
+  static constexpr size_t kMaxArgs = 8;
+
+  explicit PrimitiveCall(dnnl::primitive prim = {}) : prim_(std::move(prim)) {}
+  PrimitiveCall(const PrimitiveCall&) = delete;
+  PrimitiveCall& operator=(const PrimitiveCall&) = delete;
+
+  void set_primitive(dnnl::primitive prim) { prim_ = std::move(prim); }
+  // A per-call argument (DNNL_ARG_SRC, ...) laid out as `md`; Execute takes its data pointers in
+  // the order these were added.
+  void AddVarying(int arg, const dnnl::memory::desc& md);
+  // An argument bound once (kept alive here).
+  void AddFixed(int arg, dnnl::memory mem);
+  // Runs the primitive with varying argument i at data[i] and waits for it.
+  void Execute(std::initializer_list<const void*> data) const;
+
+ private:
+  struct Slots {
+    std::vector<dnnl::memory> mem;  // one per varying argument
+  };
+  dnnl::primitive prim_;
+  std::vector<std::pair<int, dnnl::memory::desc>> varying_;
+  std::vector<std::pair<int, dnnl::memory>> fixed_;
+  mutable std::mutex mu_;                             // guards idle_
+  mutable std::vector<std::unique_ptr<Slots>> idle_;  // slot sets not in use by a call
+};
+
+// A reorder from `src` to `dst` layouts as a PrimitiveCall (data: source, destination).
+std::unique_ptr<PrimitiveCall> MakeReorder(const dnnl::memory::desc& src,
+                                           const dnnl::memory::desc& dst);
 
 // Thread-safe map from an input-shape signature to whatever a kernel builds for it (primitive,
 // prepacked weights). Entries are built once and shared by concurrent runs.
@@ -27,7 +68,7 @@ template <typename Entry>
 class ShapeCache {
  public:
   template <typename Build>
-  std::shared_ptr<const Entry> Get(const std::vector<int64_t>& key, Build&& build) const {
+  std::shared_ptr<const Entry> Get(const Shape& key, Build&& build) const {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = map_.find(key);
@@ -41,7 +82,7 @@ class ShapeCache {
 
  private:
   mutable std::mutex mu_;  // guards map_
-  mutable std::map<std::vector<int64_t>, std::shared_ptr<const Entry>> map_;
+  mutable std::map<Shape, std::shared_ptr<const Entry>> map_;
 };
 
 // Output length of one spatial axis under ONNX's conv/pool rules: auto_pad (NOTSET, VALID,

@@ -44,8 +44,7 @@ Status ConvParams::Parse(const InitContext& ctx) {
 
 namespace {
 
-bool Geometry(const ConvParams& p, const std::vector<int64_t>& xs, int64_t out[2], int64_t pl[2],
-              int64_t pr[2]) {
+bool Geometry(const ConvParams& p, const Shape& xs, int64_t out[2], int64_t pl[2], int64_t pr[2]) {
   for (int d = 0; d < 2; ++d) {
     const size_t k = static_cast<size_t>(d);
     pl[d] = p.pads[k];
@@ -59,13 +58,13 @@ bool Geometry(const ConvParams& p, const std::vector<int64_t>& xs, int64_t out[2
 
 }  // namespace
 
-std::vector<int64_t> ConvOutputShape(const ConvParams& p, const std::vector<int64_t>& xs) {
+Shape ConvOutputShape(const ConvParams& p, const Shape& xs) {
   int64_t out[2], pl[2], pr[2];
   if (!Geometry(p, xs, out, pl, pr)) return {};
   return {xs[0], p.out_channels(), out[0], out[1]};
 }
 
-std::shared_ptr<ConvPrim> BuildConv(const ConvParams& p, const std::vector<int64_t>& xs,
+std::shared_ptr<ConvPrim> BuildConv(const ConvParams& p, const Shape& xs,
                                     memory::format_tag src_tag, memory::format_tag dst_tag,
                                     const dnnl::primitive_attr& attr) {
   int64_t out[2], pl[2], pr[2];
@@ -107,6 +106,12 @@ std::shared_ptr<ConvPrim> BuildConv(const ConvParams& p, const std::vector<int64
       std::copy_n(p.b->data<float>(), m, static_cast<float*>(e->bias.get_data_handle()));
     }
     s.wait();
+    e->plain_edges = e->src_md == PlainDesc(xs) && e->dst_md == PlainDesc(e->out_nchw);
+    e->call.set_primitive(e->prim);
+    e->call.AddVarying(DNNL_ARG_SRC, e->src_md);
+    e->call.AddVarying(DNNL_ARG_DST, e->dst_md);
+    e->call.AddFixed(DNNL_ARG_WEIGHTS, e->weights);
+    if (p.b) e->call.AddFixed(DNNL_ARG_BIAS, e->bias);
   } catch (const dnnl::error&) {
     return nullptr;
   }
@@ -125,7 +130,7 @@ class DnnlConv final : public Kernel {
     if (x.dtype() != DataType::kFloat32 || x.rank() != 4) return Decline("X is not float32 NCHW");
     if (x.dim(1) != p_.in_channels()) return Decline("channel count mismatch");
     // Before building (oneDNN fixes a primitive's thread count then) and the timing runs.
-    const std::vector<int64_t> out = ConvOutputShape(p_, x.shape());
+    const Shape out = ConvOutputShape(p_, x.shape());
     SetDnnlThreads(ctx.pool().parallelism(), out.empty() ? -1 : ConvFlops(p_, out));
     auto entry = cache_.Get(x.shape(), [&] { return Choose(x.shape()); });
     if (!entry) return Decline("oneDNN could not build a convolution for this shape");
@@ -136,8 +141,12 @@ class DnnlConv final : public Kernel {
 
  private:
   void Execute(const ConvPrim& e, const Tensor& x, Tensor& y) const {
-    dnnl::stream stream(Engine());
+    if (e.plain_edges) {
+      e.call.Execute({x.raw_data(), y.raw_data()});
+      return;
+    }
     const memory::desc plain_src = PlainDesc(x.shape()), plain_dst = PlainDesc(y.shape());
+    dnnl::stream stream(Engine());
     memory src = Wrap(plain_src, x);
     memory dst = Wrap(plain_dst, y);
     // The primitive's own layouts (often channel-blocked); reorder at the node's edges.
@@ -158,7 +167,7 @@ class DnnlConv final : public Kernel {
   // oneDNN's preferred (blocked) layout plus reorders is usually fastest, but not always (small
   // images with large batches). The first time a shape is seen, both ways run twice on scratch
   // data and the faster one is kept for that shape.
-  std::shared_ptr<const ConvPrim> Choose(const std::vector<int64_t>& xs) const {
+  std::shared_ptr<const ConvPrim> Choose(const Shape& xs) const {
     std::shared_ptr<const ConvPrim> blocked =
         BuildConv(p_, xs, memory::format_tag::any, memory::format_tag::any);
     std::shared_ptr<const ConvPrim> plain =

@@ -29,22 +29,24 @@ struct ConvPrim {
   dnnl::convolution_forward prim;
   dnnl::memory::desc src_md, dst_md;  // the layouts the primitive uses
   dnnl::memory weights, bias;         // prepacked
-  std::vector<int64_t> out_nchw;      // logical output shape
+  Shape out_nchw;                     // logical output shape
   std::string impl;                   // oneDNN's implementation name, for verbose logs
+  PrimitiveCall call;                 // prim with src, dst varying (src_md, dst_md layouts)
+  bool plain_edges = false;           // src_md and dst_md are plain NCHW
 };
 
 // Multiply-adds x 2 of a convolution producing `out_nchw`.
-inline double ConvFlops(const ConvParams& p, const std::vector<int64_t>& out_nchw) {
+inline double ConvFlops(const ConvParams& p, const Shape& out_nchw) {
   return 2.0 * static_cast<double>(ShapeSize(out_nchw)) *
          static_cast<double>(p.w->dim(1) * p.w->dim(2) * p.w->dim(3));
 }
 
 // Output shape [N, M, OH, OW] for a logical NCHW input; empty when no window fits.
-std::vector<int64_t> ConvOutputShape(const ConvParams& p, const std::vector<int64_t>& x_nchw);
+Shape ConvOutputShape(const ConvParams& p, const Shape& x_nchw);
 
 // A primitive for logical input `x_nchw` with the given source / destination layouts
 // (format_tag::any lets oneDNN choose) and attributes (post-ops); nullptr when oneDNN cannot.
-std::shared_ptr<ConvPrim> BuildConv(const ConvParams& p, const std::vector<int64_t>& x_nchw,
+std::shared_ptr<ConvPrim> BuildConv(const ConvParams& p, const Shape& x_nchw,
                                     dnnl::memory::format_tag src_tag,
                                     dnnl::memory::format_tag dst_tag,
                                     const dnnl::primitive_attr& attr = dnnl::primitive_attr());

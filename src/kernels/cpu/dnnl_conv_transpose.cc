@@ -124,7 +124,7 @@ class DnnlConvTranspose final : public Kernel {
     dnnl::deconvolution_forward prim;
     memory::desc src_md, dst_md;
     memory weights, bias;
-    std::vector<int64_t> out_shape;
+    Shape out_shape;
   };
 
   std::shared_ptr<const Entry> Build(const std::vector<int64_t>& xs) const {

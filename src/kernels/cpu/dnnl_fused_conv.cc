@@ -83,7 +83,7 @@ class FusedConv final : public Kernel {
     if (x.dtype() != DataType::kFloat32)
       return ctx.Error("X is {}, not float32", DataTypeName(x.dtype()));
     const int64_t c = p_.in_channels();
-    std::vector<int64_t> nchw;
+    Shape nchw;
     memory::format_tag src_tag;
     if (x.rank() == 5 && BlockedFormat(x, c) != memory::format_tag::undef) {
       nchw = {x.dim(0), c, x.dim(2), x.dim(3)};
@@ -98,14 +98,14 @@ class FusedConv final : public Kernel {
                        ShapeToString(x.shape()), c);
     }
     // Before building: oneDNN fixes a primitive's thread count when it creates it.
-    const std::vector<int64_t> out = ConvOutputShape(p_, nchw);
+    const Shape out = ConvOutputShape(p_, nchw);
     SetDnnlThreads(ctx.pool().parallelism(), out.empty() ? -1 : ConvFlops(p_, out));
     auto e = cache_.Get(x.shape(),
                         [&] { return BuildConv(p_, nchw, src_tag, BlockedTag(block_), attr_); });
     if (!e)
       return ctx.Error("oneDNN could not build this convolution for X {}",
                        ShapeToString(x.shape()));
-    const std::vector<int64_t> ys = BlockedShape(e->out_nchw, block_);
+    const Shape ys = BlockedShape(e->out_nchw, block_);
     const Tensor* z = has_sum_ ? ctx.input(3) : nullptr;
     const bool sum_in_place = z && concat_output_.empty() && ctx.InputDiesHere(3) &&
                               z->dtype() == DataType::kFloat32 && z->shape() == ys;
@@ -115,7 +115,7 @@ class FusedConv final : public Kernel {
     } else if (!concat_output_.empty() && ys[0] == 1 &&
                concat_block_offset_ + ys[1] <= concat_blocks_) {
       // Write straight into our part of the Concat's output (passes/layout_nchwc.cc).
-      const std::vector<int64_t> full = {1, concat_blocks_, ys[2], ys[3], ys[4]};
+      const Shape full = {1, concat_blocks_, ys[2], ys[3], ys[4]};
       Tensor whole = ctx.SharedBuffer(concat_output_, DataType::kFloat32, full);
       const size_t offset =
           static_cast<size_t>(concat_block_offset_ * ys[2] * ys[3] * ys[4]) * sizeof(float);
@@ -131,13 +131,7 @@ class FusedConv final : public Kernel {
       std::memcpy(y.raw_data(), z->raw_data(), y.nbytes());
     }
     if (y.numel() == 0) return Status::Ok();
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(e->src_md, Engine(), x.raw_data())},
-                                         {DNNL_ARG_WEIGHTS, e->weights},
-                                         {DNNL_ARG_DST, memory(e->dst_md, Engine(), y.raw_data())}};
-    if (p_.b) args.emplace(DNNL_ARG_BIAS, e->bias);
-    dnnl::stream stream(Engine());
-    e->prim.execute(stream, args);
-    stream.wait();
+    e->call.Execute({x.raw_data(), y.raw_data()});
     return Status::Ok();
   }
 

@@ -18,14 +18,14 @@ struct MatmulEntry {
   memory::desc a_md, b_md, c_md, bias_md;
   memory weights;  // prepacked constant B (empty when B is a runtime input)
   memory bias;
-  std::vector<int64_t> out_shape;
+  Shape out_shape;
+  PrimitiveCall call;  // prim with A, C (and a runtime B) varying
 };
 
 // y = a @ b (+ bias). `b_const` non-null: B is constant [K, N] (already transposed if needed).
 class DnnlMatmulBase : public Kernel {
  protected:
-  Status Run(ComputeContext& ctx, const Tensor& a, const Tensor* b_runtime,
-             std::vector<int64_t> key) const {
+  Status Run(ComputeContext& ctx, const Tensor& a, const Tensor* b_runtime, Shape key) const {
     // Before building: oneDNN fixes a primitive's thread count when it creates it.
     const int64_t n = b_runtime ? b_runtime->shape().back() : n_;
     SetDnnlThreads(ctx.pool().parallelism(),
@@ -34,20 +34,16 @@ class DnnlMatmulBase : public Kernel {
         key, [&] { return Build(a.shape(), b_runtime ? &b_runtime->shape() : nullptr); });
     if (!entry) return Decline("oneDNN could not build this matmul");
     Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, entry->out_shape);
-    dnnl::stream stream(Engine());
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, Wrap(entry->a_md, a)},
-                                         {DNNL_ARG_DST, Wrap(entry->c_md, y)}};
-    args.emplace(DNNL_ARG_WEIGHTS, b_runtime ? Wrap(entry->b_md, *b_runtime) : entry->weights);
-    if (bias_) args.emplace(DNNL_ARG_BIAS, entry->bias);
-    entry->prim.execute(stream, args);
-    stream.wait();
+    if (b_runtime)
+      entry->call.Execute({a.raw_data(), y.raw_data(), b_runtime->raw_data()});
+    else
+      entry->call.Execute({a.raw_data(), y.raw_data()});
     return Status::Ok();
   }
 
   // a: [..., M, K]. With a constant B ([K, N] plain, or transposed [N, K]) the batch dims of A
   // fold into M.
-  std::shared_ptr<const MatmulEntry> Build(const std::vector<int64_t>& as,
-                                           const std::vector<int64_t>* bs) const {
+  std::shared_ptr<const MatmulEntry> Build(const Shape& as, const Shape* bs) const {
     auto e = std::make_shared<MatmulEntry>();
     try {
       if (!bs) {
@@ -78,13 +74,18 @@ class DnnlMatmulBase : public Kernel {
           std::copy_n(bias_->data<float>(), n_, static_cast<float*>(e->bias.get_data_handle()));
         }
         s.wait();
+        e->call.set_primitive(e->prim);
+        e->call.AddVarying(DNNL_ARG_SRC, e->a_md);
+        e->call.AddVarying(DNNL_ARG_DST, e->c_md);
+        e->call.AddFixed(DNNL_ARG_WEIGHTS, e->weights);
+        if (bias_) e->call.AddFixed(DNNL_ARG_BIAS, e->bias);
         return e;
       }
       // Runtime B: equal ranks >= 2, batch dims equal or 1 (numpy broadcasting).
       if (as.size() != bs->size() || as.size() < 2 || as.size() > 6) return nullptr;
       const size_t r = as.size();
       if (as[r - 1] != (*bs)[r - 2]) return nullptr;
-      std::vector<int64_t> cs = as;
+      Shape cs = as;
       cs[r - 1] = (*bs)[r - 1];
       for (size_t i = 0; i + 2 < r; ++i) {
         if (as[i] != (*bs)[i] && as[i] != 1 && (*bs)[i] != 1) return nullptr;
@@ -96,6 +97,10 @@ class DnnlMatmulBase : public Kernel {
       e->c_md = PlainDesc(cs);
       e->prim = dnnl::matmul(
           dnnl::matmul::primitive_desc(dnnl::matmul::desc(e->a_md, e->b_md, e->c_md), Engine()));
+      e->call.set_primitive(e->prim);
+      e->call.AddVarying(DNNL_ARG_SRC, e->a_md);
+      e->call.AddVarying(DNNL_ARG_DST, e->c_md);
+      e->call.AddVarying(DNNL_ARG_WEIGHTS, e->b_md);
       return e;
     } catch (const dnnl::error&) {
       return nullptr;
@@ -128,10 +133,16 @@ class DnnlMatMul final : public DnnlMatmulBase {
     if (a.dtype() != DataType::kFloat32 || b.dtype() != DataType::kFloat32 || a.rank() < 2)
       return Decline("not a float32 matrix product of rank >= 2");
     if (b_ && a.shape().back() == k_) return Run(ctx, a, nullptr, a.shape());
-    if (b.rank() < 2) return Decline("1-D right operand");
-    std::vector<int64_t> key = a.shape();
+    if (b.rank() != a.rank()) return Decline("operands of different ranks");
+    // The cache key packs both shapes, a dim per 32 bits, and ends with -1 (constant-B keys,
+    // A's shape alone, never do): it stays within Shape's inline capacity.
+    Shape key;
+    for (int64_t i = 0; i < a.rank(); ++i) {
+      if (a.dim(i) >= (int64_t{1} << 31) || b.dim(i) >= (int64_t{1} << 31))
+        return Decline("dimension too large");
+      key.push_back(a.dim(i) << 32 | b.dim(i));
+    }
     key.push_back(-1);
-    key.insert(key.end(), b.shape().begin(), b.shape().end());
     return Run(ctx, a, &b, key);
   }
 };

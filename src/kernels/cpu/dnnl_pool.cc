@@ -48,7 +48,7 @@ class DnnlPool final : public Kernel {
   Status Compute(ComputeContext& ctx) const override {
     const Tensor& x = *ctx.input(0);
     if (blocked_) {
-      if (x.dtype() != DataType::kFloat32 || BlockedDesc(x, 0).is_zero())
+      if (x.dtype() != DataType::kFloat32 || BlockedFormat(x, 0) == memory::format_tag::undef)
         return ctx.Error("expects a float32 channel-blocked tensor, got {} {}",
                          DataTypeName(x.dtype()), ShapeToString(x.shape()));
     } else if (x.dtype() != DataType::kFloat32 || x.rank() != 4) {
@@ -66,10 +66,7 @@ class DnnlPool final : public Kernel {
     }
     Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, e->out_shape);
     if (y.numel() == 0) return Status::Ok();
-    dnnl::stream stream(Engine());
-    e->prim.execute(stream,
-                    {{DNNL_ARG_SRC, Wrap(e->src_md, x)}, {DNNL_ARG_DST, Wrap(e->dst_md, y)}});
-    stream.wait();
+    e->call.Execute({x.raw_data(), y.raw_data()});
     return Status::Ok();
   }
 
@@ -77,10 +74,11 @@ class DnnlPool final : public Kernel {
   struct Entry {
     dnnl::pooling_forward prim;
     memory::desc src_md, dst_md;
-    std::vector<int64_t> out_shape;
+    Shape out_shape;
+    PrimitiveCall call;  // prim with src, dst varying
   };
 
-  std::shared_ptr<const Entry> Build(const std::vector<int64_t>& xs) const {
+  std::shared_ptr<const Entry> Build(const Shape& xs) const {
     std::vector<int64_t> kernel = kernel_;
     if (global_) kernel = {xs[2], xs[3]};
     if (kernel[0] < 1 || kernel[1] < 1) return nullptr;
@@ -117,6 +115,9 @@ class DnnlPool final : public Kernel {
                                     {strides_[0], strides_[1]}, {kernel[0], kernel[1]},
                                     {pl[0], pl[1]}, {pr[0], pr[1]});
       e->prim = dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(d, Engine()));
+      e->call.set_primitive(e->prim);
+      e->call.AddVarying(DNNL_ARG_SRC, e->src_md);
+      e->call.AddVarying(DNNL_ARG_DST, e->dst_md);
     } catch (const dnnl::error&) {
       return nullptr;
     }

@@ -15,7 +15,7 @@ dnnl::memory::format_tag BlockedTag(int64_t block) {
   return dnnl::memory::format_tag::undef;
 }
 
-std::vector<int64_t> BlockedShape(const std::vector<int64_t>& nchw, int64_t block) {
+Shape BlockedShape(const Shape& nchw, int64_t block) {
   if (block == 0) return {nchw[0], 1, nchw[2], nchw[3], nchw[1]};
   return {nchw[0], (nchw[1] + block - 1) / block, nchw[2], nchw[3], block};
 }
@@ -58,16 +58,17 @@ class ReorderInput final : public Kernel {
     Tensor& y = ctx.Output(0, DataType::kFloat32, BlockedShape(x.shape(), block_));
     if (x.numel() == 0) return Status::Ok();
     SetDnnlThreads(ctx.pool().parallelism(), static_cast<double>(x.numel()) * 4);
-    memory src = Wrap(PlainDesc(x.shape()), x);
-    memory dst = Wrap(BlockedDesc(y, x.dim(1)), y);
-    dnnl::stream s(Engine());
-    dnnl::reorder(src, dst).execute(s, src, dst);
-    s.wait();
+    auto call = cache_.Get(x.shape(), [&] {
+      return std::shared_ptr<const PrimitiveCall>(
+          MakeReorder(PlainDesc(x.shape()), BlockedDesc(y, x.dim(1))));
+    });
+    call->Execute({x.raw_data(), y.raw_data()});
     return Status::Ok();
   }
 
  private:
   int64_t block_ = 16;
+  ShapeCache<PrimitiveCall> cache_;
 };
 
 class ReorderOutput final : public Kernel {
@@ -79,24 +80,24 @@ class ReorderOutput final : public Kernel {
   }
   Status Compute(ComputeContext& ctx) const override {
     const Tensor& x = *ctx.input(0);
-    memory::desc md = x.dtype() == DataType::kFloat32 ? BlockedDesc(x, channels_) : memory::desc();
-    if (md.is_zero())
+    if (x.dtype() != DataType::kFloat32 || BlockedFormat(x, channels_) == memory::format_tag::undef)
       return ctx.Error("expects a float32 blocked tensor with {} channels, got {} {}", channels_,
                        DataTypeName(x.dtype()), ShapeToString(x.shape()));
     Tensor& y =
         ctx.OutputUninitialized(0, DataType::kFloat32, {x.dim(0), channels_, x.dim(2), x.dim(3)});
     if (y.numel() == 0) return Status::Ok();
     SetDnnlThreads(ctx.pool().parallelism(), static_cast<double>(x.numel()) * 4);
-    memory src = Wrap(md, x);
-    memory dst = Wrap(PlainDesc(y.shape()), y);
-    dnnl::stream s(Engine());
-    dnnl::reorder(src, dst).execute(s, src, dst);
-    s.wait();
+    auto call = cache_.Get(x.shape(), [&] {
+      return std::shared_ptr<const PrimitiveCall>(
+          MakeReorder(BlockedDesc(x, channels_), PlainDesc(y.shape())));
+    });
+    call->Execute({x.raw_data(), y.raw_data()});
     return Status::Ok();
   }
 
  private:
   int64_t channels_ = 0;
+  ShapeCache<PrimitiveCall> cache_;
 };
 
 }  // namespace

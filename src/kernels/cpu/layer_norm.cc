@@ -43,8 +43,7 @@ class LayerNorm final : public Kernel {
       return Decline("Scale or B broadcasts");
     const int64_t rows = x.numel() / inner;
     Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, x.shape());
-    std::vector<int64_t> stat_shape(x.shape().begin(),
-                                    x.shape().begin() + static_cast<std::ptrdiff_t>(axis));
+    Shape stat_shape(x.shape().begin(), x.shape().begin() + static_cast<std::ptrdiff_t>(axis));
     stat_shape.resize(x.shape().size(), 1);
     float* mean_out = ctx.num_outputs() > 1
                           ? ctx.OutputUninitialized(1, DataType::kFloat32, stat_shape).data<float>()

@@ -54,8 +54,7 @@ class ReduceMean final : public Kernel {
     int64_t inner = 1;
     for (size_t d = first; d < reduced.size(); ++d) inner *= x.shape()[d];
     if (inner == 0) return Decline("empty reduction");
-    std::vector<int64_t> out_shape(x.shape().begin(),
-                                   x.shape().begin() + static_cast<std::ptrdiff_t>(first));
+    Shape out_shape(x.shape().begin(), x.shape().begin() + static_cast<std::ptrdiff_t>(first));
     if (keepdims_) out_shape.resize(reduced.size(), 1);
     Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, out_shape);
     const int64_t rows = x.numel() / inner;

@@ -41,7 +41,7 @@ class NearestResize final : public Kernel {
     if (x.dtype() != DataType::kFloat32 || x.rank() != static_cast<int64_t>(scales_.size()) ||
         x.rank() > 5)
       return Decline("X is not a float32 tensor of the scales' rank (4 or 5)");
-    std::vector<int64_t> ys = x.shape();
+    Shape ys = x.shape();
     ys[2] *= scales_[2];
     ys[3] *= scales_[3];
     Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, ys);

@@ -19,8 +19,7 @@ constexpr int64_t kTile = 16;
 
 // Input dims and the permutation after dropping size-1 axes and merging runs of input axes that
 // stay adjacent in the output.
-void Reduce(const std::vector<int64_t>& shape, const std::vector<int64_t>& perm,
-            std::vector<int64_t>& dims, std::vector<int64_t>& rperm) {
+void Reduce(const Shape& shape, const Shape& perm, Shape& dims, Shape& rperm) {
   const size_t r = shape.size();
   // Reduced input axis of each kept input axis, in input order.
   std::vector<int64_t> id(r, -1);
@@ -30,7 +29,7 @@ void Reduce(const std::vector<int64_t>& shape, const std::vector<int64_t>& perm,
   std::vector<int64_t> p;  // kept axes in output order
   for (size_t i = 0; i < r; ++i)
     if (id[static_cast<size_t>(perm[i])] >= 0) p.push_back(id[static_cast<size_t>(perm[i])]);
-  std::vector<int64_t> kdims;
+  Shape kdims;
   for (size_t a = 0; a < r; ++a)
     if (shape[a] != 1) kdims.push_back(shape[a]);
   // Runs of consecutive input axes in output order become one axis.
@@ -98,13 +97,13 @@ class Transpose final : public Kernel {
     if (check.size() != r) return Decline("perm does not match the input rank");
     for (size_t i = 0; i < r; ++i)
       if (check[i] != static_cast<int64_t>(i)) return Decline("perm is not a permutation");
-    std::vector<int64_t> out_shape(r);
+    Shape out_shape(r);
     for (size_t i = 0; i < r; ++i) out_shape[i] = x.dim(perm[i]);
     if (x.numel() == 0) {
       ctx.OutputUninitialized(0, DataType::kFloat32, out_shape);
       return Status::Ok();
     }
-    std::vector<int64_t> dims, rp;
+    Shape dims, rp;
     Reduce(x.shape(), perm, dims, rp);
     const size_t k = dims.size();
     bool identity = true;

@@ -20,9 +20,9 @@ namespace {
 // dst[batch][m][n] = a[batch][m][k] * b[batch][k][n] with the batch dims of a and b
 // broadcast to `batch` (numpy matmul); a and b contiguous.
 template <typename C>
-void BroadcastMatMul(ThreadPool& pool, const std::vector<int64_t>& batch,
-                     const std::vector<int64_t>& a_batch, const std::vector<int64_t>& b_batch,
-                     int64_t m, int64_t k, int64_t n, const C* a, const C* b, C* dst) {
+void BroadcastMatMul(ThreadPool& pool, const Shape& batch, const Shape& a_batch,
+                     const Shape& b_batch, int64_t m, int64_t k, int64_t n, const C* a, const C* b,
+                     C* dst) {
   const int64_t count = ShapeSize(batch);
   std::vector<int64_t> a_off(static_cast<size_t>(count)), b_off(static_cast<size_t>(count));
   ForEachBroadcast<2>(batch, {&a_batch, &b_batch}, [&](int64_t o, std::array<int64_t, 2> offs) {
@@ -42,9 +42,7 @@ void BroadcastMatMul(ThreadPool& pool, const std::vector<int64_t>& batch,
   });
 }
 
-std::vector<int64_t> BatchDims(const std::vector<int64_t>& shape) {
-  return {shape.begin(), shape.end() - 2};
-}
+Shape BatchDims(const Shape& shape) { return {shape.begin(), shape.end() - 2}; }
 
 class Attention final : public Kernel {
  public:
@@ -76,12 +74,11 @@ class Attention final : public Kernel {
       return ctx.Error("Q {} and K {} differ in the last dim", ShapeToString(q->shape()),
                        ShapeToString(k->shape()));
     HONE_ASSIGN_OR_RETURN(
-        std::vector<int64_t> qk_batch,
-        BroadcastShapes(ctx.node(), BatchDims(q->shape()), BatchDims(k->shape())));
-    std::vector<int64_t> scores_shape = qk_batch;
+        Shape qk_batch, BroadcastShapes(ctx.node(), BatchDims(q->shape()), BatchDims(k->shape())));
+    Shape scores_shape = qk_batch;
     scores_shape.push_back(sq);
     scores_shape.push_back(sk);
-    std::vector<int64_t> probs_shape = scores_shape;
+    Shape probs_shape = scores_shape;
     if (mask) {
       HONE_ASSIGN_OR_RETURN(probs_shape, BroadcastShapes(ctx.node(), scores_shape, mask->shape()));
     }
@@ -91,10 +88,10 @@ class Attention final : public Kernel {
       return ctx.Error("the probabilities {} and V {} do not multiply", ShapeToString(probs_shape),
                        ShapeToString(v->shape()));
     const int64_t dv = v->dim(v->rank() - 1);
-    const std::vector<int64_t> probs_batch = BatchDims(probs_shape);
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> out_batch,
+    const Shape probs_batch = BatchDims(probs_shape);
+    HONE_ASSIGN_OR_RETURN(Shape out_batch,
                           BroadcastShapes(ctx.node(), probs_batch, BatchDims(v->shape())));
-    std::vector<int64_t> out_shape = out_batch;
+    Shape out_shape = out_batch;
     out_shape.push_back(rows);
     out_shape.push_back(dv);
     Tensor& y = ctx.Output(0, q->dtype(), out_shape);

@@ -12,10 +12,9 @@ namespace hone::ref {
 // Calls f(out_index, std::array<int64_t, N> input_offsets) for every element of `out_shape`,
 // where inputs are broadcast to it (shapes right-aligned, numpy rules already checked).
 template <size_t N, typename F>
-void ForEachBroadcast(const std::vector<int64_t>& out_shape,
-                      const std::array<const std::vector<int64_t>*, N>& in_shapes, F&& f) {
+void ForEachBroadcast(const Shape& out_shape, const std::array<const Shape*, N>& in_shapes, F&& f) {
   const size_t rank = out_shape.size();
-  std::array<std::vector<int64_t>, N> st;
+  std::array<Shape, N> st;
   for (size_t k = 0; k < N; ++k) st[k] = BroadcastStrides(*in_shapes[k], out_shape);
   const int64_t total = ShapeSize(out_shape);
   if (total == 0) return;
@@ -27,7 +26,7 @@ void ForEachBroadcast(const std::vector<int64_t>& out_shape,
   const int64_t inner = out_shape[rank - 1];
   std::array<int64_t, N> inner_stride;
   for (size_t k = 0; k < N; ++k) inner_stride[k] = st[k][rank - 1];
-  std::vector<int64_t> idx(rank, 0);
+  Shape idx(rank, 0);
   std::array<int64_t, N> base{};
   for (int64_t o = 0; o < total; o += inner) {
     std::array<int64_t, N> offs = base;

@@ -4,10 +4,9 @@
 
 namespace hone::ref {
 
-StatusOr<std::vector<int64_t>> BroadcastShapes(const Node& node, const std::vector<int64_t>& a,
-                                               const std::vector<int64_t>& b) {
+StatusOr<Shape> BroadcastShapes(const Node& node, const Shape& a, const Shape& b) {
   size_t r = std::max(a.size(), b.size());
-  std::vector<int64_t> out(r);
+  Shape out(r);
   for (size_t i = 0; i < r; ++i) {
     int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
     int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
@@ -19,17 +18,16 @@ StatusOr<std::vector<int64_t>> BroadcastShapes(const Node& node, const std::vect
   return out;
 }
 
-std::vector<int64_t> Strides(const std::vector<int64_t>& shape) {
-  std::vector<int64_t> s(shape.size(), 1);
+Shape Strides(const Shape& shape) {
+  Shape s(shape.size(), 1);
   for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i)
     s[static_cast<size_t>(i)] = s[static_cast<size_t>(i) + 1] * shape[static_cast<size_t>(i) + 1];
   return s;
 }
 
-std::vector<int64_t> BroadcastStrides(const std::vector<int64_t>& in,
-                                      const std::vector<int64_t>& out) {
-  std::vector<int64_t> s(out.size(), 0);
-  std::vector<int64_t> is = Strides(in);
+Shape BroadcastStrides(const Shape& in, const Shape& out) {
+  Shape s(out.size(), 0);
+  Shape is = Strides(in);
   size_t off = out.size() - in.size();
   for (size_t i = 0; i < in.size(); ++i) s[i + off] = in[i] == 1 ? 0 : is[i];
   return s;
@@ -77,14 +75,14 @@ void CopyElements(const Tensor& src, int64_t src_offset, Tensor& dst, int64_t ds
               static_cast<size_t>(count) * es);
 }
 
-int64_t CheckedShapeSize(const std::vector<int64_t>& shape) {
+int64_t CheckedShapeSize(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape)
     if (d < 0 || __builtin_mul_overflow(n, d, &n)) return -1;
   return n;
 }
 
-int64_t Product(const std::vector<int64_t>& s, size_t begin, size_t end) {
+int64_t Product(const Shape& s, size_t begin, size_t end) {
   int64_t p = 1;
   for (size_t i = begin; i < end && i < s.size(); ++i) p *= s[i];
   return p;

@@ -121,15 +121,13 @@ inline StatusOr<int64_t> NormalizeAxis(const Node& node, int64_t axis, int64_t r
 }
 
 // Numpy-style multidirectional broadcast of two shapes.
-StatusOr<std::vector<int64_t>> BroadcastShapes(const Node& node, const std::vector<int64_t>& a,
-                                               const std::vector<int64_t>& b);
+StatusOr<Shape> BroadcastShapes(const Node& node, const Shape& a, const Shape& b);
 
 // Element strides of `in` broadcast to `out` (0 on broadcast dims); `in` right-aligned.
-std::vector<int64_t> BroadcastStrides(const std::vector<int64_t>& in,
-                                      const std::vector<int64_t>& out);
+Shape BroadcastStrides(const Shape& in, const Shape& out);
 
 // C-order strides of a shape.
-std::vector<int64_t> Strides(const std::vector<int64_t>& shape);
+Shape Strides(const Shape& shape);
 
 // Reads an int64 vector from a 1-D (or scalar) tensor of int32/int64.
 StatusOr<std::vector<int64_t>> ToInt64Vector(const Node& node, const Tensor& t, const char* what);
@@ -157,10 +155,10 @@ Status VisitBySize(const Node& node, DataType d, F&& f) {
 }
 
 // Element count of a shape, or -1 when a dimension is negative or the product overflows.
-int64_t CheckedShapeSize(const std::vector<int64_t>& shape);
+int64_t CheckedShapeSize(const Shape& shape);
 
 // Product of s[begin, end) (clipped to s.size()).
-int64_t Product(const std::vector<int64_t>& s, size_t begin, size_t end);
+int64_t Product(const Shape& s, size_t begin, size_t end);
 
 // Floor division (rounds towards negative infinity), b != 0.
 int64_t FloorDiv(int64_t a, int64_t b);

@@ -52,11 +52,11 @@ StatusOr<Tensor> Stack(const Node& node, const std::vector<Tensor>& parts, int64
   if (axis < 0) axis += rank;
   if (axis < 0 || axis >= rank)
     return InvalidArgument("{}: scan output axis out of range", node.Describe());
-  std::vector<int64_t> shape = s0;
+  Shape shape = s0;
   shape.insert(shape.begin() + axis, static_cast<int64_t>(parts.size()));
   Tensor out = Tensor::Empty(parts[0].dtype(), shape);
-  const int64_t outer = ShapeSize(std::vector<int64_t>(s0.begin(), s0.begin() + axis));
-  const int64_t inner = ShapeSize(std::vector<int64_t>(s0.begin() + axis, s0.end()));
+  const int64_t outer = ShapeSize(Shape(s0.begin(), s0.begin() + axis));
+  const int64_t inner = ShapeSize(Shape(s0.begin() + axis, s0.end()));
   const int64_t n = static_cast<int64_t>(parts.size());
   for (int64_t k = 0; k < n; ++k) {
     const Tensor& p = parts[static_cast<size_t>(reverse ? n - 1 - k : k)];
@@ -67,14 +67,12 @@ StatusOr<Tensor> Stack(const Node& node, const std::vector<Tensor>& parts, int64
 
 // Slice k of `t` along `axis`, with that axis removed.
 Tensor TakeSlice(const Tensor& t, int64_t axis, int64_t k) {
-  std::vector<int64_t> shape = t.shape();
+  Shape shape = t.shape();
   const int64_t n = shape[static_cast<size_t>(axis)];
   shape.erase(shape.begin() + axis);
   Tensor out = Tensor::Empty(t.dtype(), shape);
-  const int64_t outer =
-      ShapeSize(std::vector<int64_t>(t.shape().begin(), t.shape().begin() + axis));
-  const int64_t inner =
-      ShapeSize(std::vector<int64_t>(t.shape().begin() + axis + 1, t.shape().end()));
+  const int64_t outer = ShapeSize(Shape(t.shape().begin(), t.shape().begin() + axis));
+  const int64_t inner = ShapeSize(Shape(t.shape().begin() + axis + 1, t.shape().end()));
   for (int64_t o = 0; o < outer; ++o) CopyElements(t, (o * n + k) * inner, out, o * inner, inner);
   return out;
 }

@@ -34,7 +34,7 @@ StatusOr<AutoPad> ParseAutoPad(const InitContext& ctx) {
 struct ConvAttrs {
   AutoPad auto_pad = AutoPad::kNotSet;
   int64_t group = 1;
-  std::vector<int64_t> kernel_shape, pads, strides, dilations;
+  Shape kernel_shape, pads, strides, dilations;
 
   Status Read(const InitContext& ctx) {
     HONE_ASSIGN_OR_RETURN(auto_pad, ParseAutoPad(ctx));
@@ -56,7 +56,7 @@ struct ConvAttrs {
   }
 
   // Checks attribute lengths against the spatial rank `nd` and the kernel dims of W.
-  Status Check(const ComputeContext& ctx, int64_t nd, const std::vector<int64_t>& w_shape) const {
+  Status Check(const ComputeContext& ctx, int64_t nd, const Shape& w_shape) const {
     const size_t n = static_cast<size_t>(nd);
     if (!kernel_shape.empty()) {
       if (kernel_shape.size() != n)
@@ -129,8 +129,8 @@ void Im2Col(ThreadPool& pool, const C* x, int64_t channels, const Geometry& g, C
 }
 
 // Checks X and W against the attributes and fills the geometry; returns Y's shape.
-StatusOr<std::vector<int64_t>> PlanConv(const ComputeContext& ctx, const ConvAttrs& attrs,
-                                        const Tensor* x, const Tensor* w, Geometry& g) {
+StatusOr<Shape> PlanConv(const ComputeContext& ctx, const ConvAttrs& attrs, const Tensor* x,
+                         const Tensor* w, Geometry& g) {
   const int64_t rank = x->rank();
   if (rank < 3 || rank > 2 + kMaxSpatial)
     return ctx.Error("input X rank: expected 3 to 5, got {}", rank);
@@ -144,7 +144,7 @@ StatusOr<std::vector<int64_t>> PlanConv(const ComputeContext& ctx, const ConvAtt
                      ShapeToString(w->shape()), group, w->dim(1) * group);
   if (m % group != 0)
     return ctx.Error("W has {} output channels, not a multiple of group {}", m, group);
-  std::vector<int64_t> out_shape{batch, m};
+  Shape out_shape{batch, m};
   const size_t off = static_cast<size_t>(kMaxSpatial - nd);
   for (int64_t d = 0; d < nd; ++d) {
     const size_t i = static_cast<size_t>(d), j = off + i;
@@ -227,7 +227,7 @@ class Conv final : public Kernel {
       return ctx.Error("input W dtype {} differs from X's {}", DataTypeName(w->dtype()),
                        DataTypeName(x->dtype()));
     Geometry g;
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> out_shape, PlanConv(ctx, attrs_, x, w, g));
+    HONE_ASSIGN_OR_RETURN(Shape out_shape, PlanConv(ctx, attrs_, x, w, g));
     const int64_t batch = x->dim(0), c_in = x->dim(1), m = w->dim(0);
     if (b != nullptr && (b->dtype() != x->dtype() || b->numel() != m))
       return ctx.Error("input B: expected {} elements of {}, got shape {} of {}", m,
@@ -281,7 +281,7 @@ class ConvInteger final : public Kernel {
     const Tensor* w = ctx.input(1);
     if (x == nullptr || w == nullptr) return ctx.Error("expected inputs x and w");
     Geometry g;
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> out_shape, PlanConv(ctx, attrs_, x, w, g));
+    HONE_ASSIGN_OR_RETURN(Shape out_shape, PlanConv(ctx, attrs_, x, w, g));
     const int64_t m = w->dim(0);
     std::vector<int32_t> x32, w32;
     HONE_RETURN_IF_ERROR(Widen(ctx, *x, ctx.input(2), 1, x32, "x"));
@@ -363,13 +363,13 @@ class ConvTranspose final : public Kernel {
       return ctx.Error("input B: expected {} elements, got shape {}", m, ShapeToString(b->shape()));
     if (!output_padding_.empty() && static_cast<int64_t>(output_padding_.size()) != nd)
       return ctx.Error("output_padding has {} values, expected {}", output_padding_.size(), nd);
-    std::vector<int64_t> want_shape = output_shape_;
+    Shape want_shape = output_shape_;
     if (static_cast<int64_t>(want_shape.size()) == nd + 2)
       want_shape.erase(want_shape.begin(), want_shape.begin() + 2);
     if (!want_shape.empty() && static_cast<int64_t>(want_shape.size()) != nd)
       return ctx.Error("output_shape has {} values, expected {}", output_shape_.size(), nd);
     Geometry g;  // in = ConvTranspose output (the col2im target), out = X's spatial dims
-    std::vector<int64_t> out_shape{batch, m};
+    Shape out_shape{batch, m};
     const size_t off = static_cast<size_t>(kMaxSpatial - nd);
     for (int64_t d = 0; d < nd; ++d) {
       const size_t i = static_cast<size_t>(d), j = off + i;
@@ -466,7 +466,7 @@ class ConvTranspose final : public Kernel {
 
  private:
   ConvAttrs attrs_;
-  std::vector<int64_t> output_padding_, output_shape_;
+  Shape output_padding_, output_shape_;
 };
 
 }  // namespace

@@ -53,7 +53,7 @@ inline bool FixIndex(int64_t& i, int64_t dim) {
 // coordinate c_d in dim d reads source offset sum_d maps[d][c_d]; a map entry
 // of -1 leaves the (pre-filled) output as is.
 template <typename T>
-void CopyByDimMaps(const T* src, T* dst, const std::vector<int64_t>& out_shape,
+void CopyByDimMaps(const T* src, T* dst, const Shape& out_shape,
                    const std::vector<std::vector<int64_t>>& maps) {
   const int64_t total = ShapeSize(out_shape);
   if (total == 0) return;
@@ -92,11 +92,10 @@ void CopyByDimMaps(const T* src, T* dst, const std::vector<int64_t>& out_shape,
 // dst = transpose(src viewed with `in_shape`, perm): output dim i is input dim
 // perm[i].
 template <typename T>
-void PermuteCopy(const T* src, T* dst, const std::vector<int64_t>& in_shape,
-                 const std::vector<int64_t>& perm) {
+void PermuteCopy(const T* src, T* dst, const Shape& in_shape, const std::vector<int64_t>& perm) {
   const size_t rank = in_shape.size();
-  const std::vector<int64_t> is = Strides(in_shape);
-  std::vector<int64_t> out_shape(rank), st(rank);
+  const Shape is = Strides(in_shape);
+  Shape out_shape(rank), st(rank);
   for (size_t i = 0; i < rank; ++i) {
     out_shape[i] = in_shape[static_cast<size_t>(perm[i])];
     st[i] = is[static_cast<size_t>(perm[i])];
@@ -126,9 +125,9 @@ void PermuteCopy(const T* src, T* dst, const std::vector<int64_t>& in_shape,
 
 // Calls f(linear, idx) for every coordinate of `shape` in C order.
 template <typename F>
-void ForEachIndex(const std::vector<int64_t>& shape, F&& f) {
+void ForEachIndex(const Shape& shape, F&& f) {
   const int64_t total = ShapeSize(shape);
-  std::vector<int64_t> idx(shape.size(), 0);
+  Shape idx(shape.size(), 0);
   for (int64_t o = 0; o < total; ++o) {
     f(o, idx);
     for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
@@ -160,7 +159,7 @@ class Transpose final : public Kernel {
     } else if (static_cast<int64_t>(perm.size()) != x.rank()) {
       return ctx.Error("perm {} does not match input rank {}", ShapeToString(perm), x.rank());
     }
-    std::vector<int64_t> out_shape(perm.size());
+    Shape out_shape(perm.size());
     for (size_t i = 0; i < perm.size(); ++i) out_shape[i] = x.dim(perm[i]);
     Tensor& y = ctx.Output(0, x.dtype(), out_shape);
     return VisitBySize(ctx.node(), x.dtype(), [&]<typename T>() {
@@ -189,7 +188,7 @@ class Concat final : public Kernel {
     if (ins.empty()) return ctx.Error("needs at least one input");
     const Tensor& first = *ins[0];
     HONE_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx.node(), axis_, first.rank()));
-    std::vector<int64_t> out_shape = first.shape();
+    Shape out_shape = first.shape();
     out_shape[static_cast<size_t>(axis)] = 0;
     for (const Tensor* t : ins) {
       if (t->dtype() != first.dtype())
@@ -276,7 +275,7 @@ class Split final : public Kernel {
     const int64_t inner = Product(x.shape(), ua + 1, x.shape().size());
     int64_t col = 0;
     for (int64_t i = 0; i < n; ++i) {
-      std::vector<int64_t> shape = x.shape();
+      Shape shape = x.shape();
       shape[ua] = sizes[static_cast<size_t>(i)];
       Tensor& y = ctx.Output(static_cast<int>(i), x.dtype(), shape);
       const int64_t row = shape[ua] * inner;
@@ -303,7 +302,7 @@ class Slice final : public Kernel {
     const size_t rank = static_cast<size_t>(x.rank());
     Tensor& y = ctx.Output(0, x.dtype(), w.out_shape);
     if (y.numel() == 0) return Status::Ok();
-    const std::vector<int64_t> is = Strides(x.shape());
+    const Shape is = Strides(x.shape());
     std::vector<std::vector<int64_t>> maps(rank);
     for (size_t d = 0; d < rank; ++d) {
       maps[d].resize(static_cast<size_t>(w.out_shape[d]));
@@ -342,7 +341,7 @@ class Gather final : public Kernel {
                          axis, dim);
       idx[static_cast<size_t>(j)] = v;
     }
-    std::vector<int64_t> out_shape(x.shape().begin(), x.shape().begin() + axis);
+    Shape out_shape(x.shape().begin(), x.shape().begin() + axis);
     out_shape.insert(out_shape.end(), ind.shape().begin(), ind.shape().end());
     out_shape.insert(out_shape.end(), x.shape().begin() + axis + 1, x.shape().end());
     Tensor& y = ctx.Output(0, x.dtype(), out_shape);
@@ -385,11 +384,11 @@ StatusOr<std::vector<int64_t>> ElementwiseOffsets(const ComputeContext& ctx, con
                                                   const Tensor& ind, int64_t axis) {
   HONE_RETURN_IF_ERROR(CheckElementwiseIndexShape(ctx, data, ind, axis));
   HONE_ASSIGN_OR_RETURN(IndexView iv, Indices(ctx, ind, "indices"));
-  const std::vector<int64_t> ds = Strides(data.shape());
+  const Shape ds = Strides(data.shape());
   const int64_t dim = data.dim(axis);
   std::vector<int64_t> offs(static_cast<size_t>(ind.numel()));
   Status bad;
-  ForEachIndex(ind.shape(), [&](int64_t o, const std::vector<int64_t>& idx) {
+  ForEachIndex(ind.shape(), [&](int64_t o, const Shape& idx) {
     if (!bad.ok()) return;
     int64_t k = iv[o];
     if (!FixIndex(k, dim)) {
@@ -559,7 +558,7 @@ StatusOr<NdPlan> PlanNd(const ComputeContext& ctx, const Tensor& data, const Ten
   const int64_t batch_stride = Product(data.shape(), b, data.shape().size());
   const int64_t per_batch = Product(ind.shape(), b, static_cast<size_t>(q - 1));
   p.slice = Product(data.shape(), b + static_cast<size_t>(p.k), data.shape().size());
-  const std::vector<int64_t> ds = Strides(data.shape());
+  const Shape ds = Strides(data.shape());
   p.offs.resize(static_cast<size_t>(batches * per_batch));
   for (int64_t bi = 0; bi < batches; ++bi)
     for (int64_t t = 0; t < per_batch; ++t) {
@@ -588,7 +587,7 @@ class GatherND final : public Kernel {
     const Tensor& x = *ctx.input(0);
     const Tensor& ind = *ctx.input(1);
     HONE_ASSIGN_OR_RETURN(NdPlan p, PlanNd(ctx, x, ind, batch_dims_));
-    std::vector<int64_t> out_shape(ind.shape().begin(), ind.shape().end() - 1);
+    Shape out_shape(ind.shape().begin(), ind.shape().end() - 1);
     out_shape.insert(out_shape.end(), x.shape().begin() + batch_dims_ + p.k, x.shape().end());
     Tensor& y = ctx.Output(0, x.dtype(), out_shape);
     if (static_cast<int64_t>(p.offs.size()) * p.slice != y.numel())
@@ -619,7 +618,7 @@ class ScatterND final : public Kernel {
       return ctx.Error("updates dtype {} differs from data dtype {}", DataTypeName(upd.dtype()),
                        DataTypeName(x.dtype()));
     HONE_ASSIGN_OR_RETURN(NdPlan p, PlanNd(ctx, x, ind, 0));
-    std::vector<int64_t> want(ind.shape().begin(), ind.shape().end() - 1);
+    Shape want(ind.shape().begin(), ind.shape().end() - 1);
     want.insert(want.end(), x.shape().begin() + p.k, x.shape().end());
     if (upd.shape() != want)
       return ctx.Error("updates shape {} must be {}", ShapeToString(upd.shape()),
@@ -642,7 +641,7 @@ class Tile final : public Kernel {
     if (static_cast<int64_t>(reps.size()) != x.rank())
       return ctx.Error("repeats has {} entries but the input has rank {}", reps.size(), x.rank());
     const size_t rank = reps.size();
-    std::vector<int64_t> out_shape(rank);
+    Shape out_shape(rank);
     for (size_t d = 0; d < rank; ++d) {
       if (reps[d] < 0) return ctx.Error("repeats {} has a negative entry", ShapeToString(reps));
       out_shape[d] = x.shape()[d] * reps[d];
@@ -652,7 +651,7 @@ class Tile final : public Kernel {
       return ctx.Error("repeats {} make too many elements", ShapeToString(reps));
     Tensor& y = ctx.Output(0, x.dtype(), out_shape);
     if (y.numel() == 0) return Status::Ok();
-    const std::vector<int64_t> is = Strides(x.shape());
+    const Shape is = Strides(x.shape());
     std::vector<std::vector<int64_t>> maps(rank);
     for (size_t d = 0; d < rank; ++d) {
       maps[d].resize(static_cast<size_t>(out_shape[d]));
@@ -721,7 +720,7 @@ class Pad final : public Kernel {
       begin[static_cast<size_t>(a)] = pads[i];
       end[static_cast<size_t>(a)] = pads[i + axes.size()];
     }
-    std::vector<int64_t> out_shape(urank);
+    Shape out_shape(urank);
     for (size_t d = 0; d < urank; ++d) {
       int64_t v = 0;
       if (__builtin_add_overflow(x.shape()[d], begin[d], &v) ||
@@ -732,7 +731,7 @@ class Pad final : public Kernel {
     if (CheckedShapeSize(out_shape) < 0)
       return ctx.Error("pads {} make a negative dimension or too many elements",
                        ShapeToString(pads));
-    const std::vector<int64_t> is = Strides(x.shape());
+    const Shape is = Strides(x.shape());
     std::vector<std::vector<int64_t>> maps(urank);
     bool any_fill = false;
     for (size_t d = 0; d < urank; ++d) {
@@ -821,7 +820,7 @@ class NonZero final : public Kernel {
     Tensor& y = ctx.Output(0, DataType::kInt64, {rank, n});
     int64_t* dst = y.data<int64_t>();
     if (x.rank() == 0) return Status::Ok();  // a scalar reports index 0 for each hit
-    const std::vector<int64_t> st = Strides(x.shape());
+    const Shape st = Strides(x.shape());
     for (int64_t j = 0; j < n; ++j) {
       int64_t rem = hits[static_cast<size_t>(j)];
       for (int64_t d = 0; d < rank; ++d) {
@@ -894,7 +893,7 @@ class OneHot final : public Kernel {
         idx[i] = static_cast<int64_t>(static_cast<double>(static_cast<Acc<T>>(p[i])));
       return Status::Ok();
     }));
-    std::vector<int64_t> out_shape = ind.shape();
+    Shape out_shape = ind.shape();
     out_shape.insert(out_shape.begin() + axis, depth);
     Tensor& y = ctx.Output(0, values.dtype(), out_shape);
     const int64_t outer = Product(ind.shape(), 0, static_cast<size_t>(axis));
@@ -933,7 +932,7 @@ class DepthToSpace final : public Kernel {
     const Tensor& x = *ctx.input(0);
     if (x.rank() != 4) return ctx.Error("input must be 4-D, got {}", ShapeToString(x.shape()));
     const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3), b = b_;
-    std::vector<int64_t> tmp, perm, out_shape;
+    Shape tmp, perm, out_shape;
     if (to_space_) {
       if (b > c || c % b != 0 || (c / b) % b != 0)
         return ctx.Error("channels {} are not divisible by blocksize^2 (blocksize {})", c, b);
@@ -990,12 +989,12 @@ class ReverseSequence final : public Kernel {
     for (int64_t l : lens)
       if (l < 0 || l > time) return ctx.Error("sequence length {} is outside [0, {}]", l, time);
     Tensor& y = ctx.Output(0, x.dtype(), x.shape());
-    const std::vector<int64_t> st = Strides(x.shape());
+    const Shape st = Strides(x.shape());
     const size_t ub = static_cast<size_t>(batch_axis_), ut = static_cast<size_t>(time_axis_);
     return VisitBySize(ctx.node(), x.dtype(), [&]<typename T>() {
       const T* src = x.data<T>();
       T* dst = y.data<T>();
-      ForEachIndex(x.shape(), [&](int64_t o, const std::vector<int64_t>& idx) {
+      ForEachIndex(x.shape(), [&](int64_t o, const Shape& idx) {
         const int64_t l = lens[static_cast<size_t>(idx[ub])];
         const int64_t t = idx[ut];
         dst[o] = t < l ? src[o + (l - 1 - 2 * t) * st[ut]] : src[o];
@@ -1036,7 +1035,7 @@ class Compress final : public Kernel {
         return ctx.Error("condition selects index {} beyond dimension {} of axis {}", i, dim, axis);
       keep.push_back(i);
     }
-    std::vector<int64_t> out_shape = x.shape();
+    Shape out_shape = x.shape();
     out_shape[static_cast<size_t>(axis)] = static_cast<int64_t>(keep.size());
     Tensor& y = ctx.Output(0, x.dtype(), out_shape);
     const int64_t outer = Product(x.shape(), 0, static_cast<size_t>(axis));
@@ -1120,7 +1119,7 @@ class Unique final : public Kernel {
       std::vector<int64_t> pos_of_group(static_cast<size_t>(u));
       for (int64_t k = 0; k < u; ++k) pos_of_group[static_cast<size_t>(out_group[k])] = k;
 
-      std::vector<int64_t> y_shape = x.shape();
+      Shape y_shape = x.shape();
       y_shape[ua] = u;
       Tensor& y = ctx.Output(0, x.dtype(), y_shape);
       T* dst = y.data<T>();

@@ -67,8 +67,7 @@ class RoiAlign final : public Kernel {
     if (bi->rank() != 1 || bi->dim(0) != num_rois)
       return ctx.Error("batch_indices shape: expected [{}], got {}", num_rois,
                        ShapeToString(bi->shape()));
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> batch,
-                          ToInt64Vector(ctx.node(), *bi, "batch_indices"));
+    HONE_ASSIGN_OR_RETURN(Shape batch, ToInt64Vector(ctx.node(), *bi, "batch_indices"));
     const int64_t n = x->dim(0), c = x->dim(1), height = x->dim(2), width = x->dim(3);
     std::vector<double> xs, rs;
     HONE_RETURN_IF_ERROR(ReadDoubles(ctx, *x, xs));

@@ -377,8 +377,7 @@ class Binary final : public Kernel {
     if (kOp != BOp::kPow && a.dtype() != b.dtype())
       return ctx.Error("inputs have different dtypes: {} and {}", DataTypeName(a.dtype()),
                        DataTypeName(b.dtype()));
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> out_shape,
-                          BroadcastShapes(ctx.node(), a.shape(), b.shape()));
+    HONE_ASSIGN_OR_RETURN(Shape out_shape, BroadcastShapes(ctx.node(), a.shape(), b.shape()));
     const bool out_bool = IsCompare(kOp) || IsLogic(kOp);
     Tensor& y = ctx.Output(0, out_bool ? DataType::kBool : a.dtype(), out_shape);
 
@@ -494,7 +493,7 @@ class Variadic final : public Kernel {
   Status Compute(ComputeContext& ctx) const override {
     const int n = ctx.num_inputs();
     if (n < 1) return ctx.Error("needs at least one input");
-    std::vector<int64_t> shape = ctx.input(0)->shape();
+    Shape shape = ctx.input(0)->shape();
     for (int i = 1; i < n; ++i) {
       if (ctx.input(i)->dtype() != ctx.input(0)->dtype())
         return ctx.Error("inputs have different dtypes");

@@ -17,19 +17,19 @@ namespace {
 // Shapes of a (possibly batched, possibly 1-D) matrix product, numpy matmul rules.
 struct MatMulShape {
   int64_t m = 0, k = 0, n = 0;
-  std::vector<int64_t> out_shape;
+  Shape out_shape;
   // Element offsets of each batch item's A and B matrix.
   std::vector<int64_t> a_off, b_off;
 };
 
-StatusOr<MatMulShape> PlanMatMul(const ComputeContext& ctx, const std::vector<int64_t>& a_shape,
-                                 const std::vector<int64_t>& b_shape) {
+StatusOr<MatMulShape> PlanMatMul(const ComputeContext& ctx, const Shape& a_shape,
+                                 const Shape& b_shape) {
   if (a_shape.empty() || b_shape.empty())
     return ctx.Error("inputs must have rank >= 1, got shapes {} and {}", ShapeToString(a_shape),
                      ShapeToString(b_shape));
   const bool a1 = a_shape.size() == 1, b1 = b_shape.size() == 1;
-  std::vector<int64_t> as = a1 ? std::vector<int64_t>{1, a_shape[0]} : a_shape;
-  std::vector<int64_t> bs = b1 ? std::vector<int64_t>{b_shape[0], 1} : b_shape;
+  Shape as = a1 ? Shape{1, a_shape[0]} : a_shape;
+  Shape bs = b1 ? Shape{b_shape[0], 1} : b_shape;
   MatMulShape p;
   p.m = as[as.size() - 2];
   p.k = as[as.size() - 1];
@@ -37,16 +37,16 @@ StatusOr<MatMulShape> PlanMatMul(const ComputeContext& ctx, const std::vector<in
   if (bs[bs.size() - 2] != p.k)
     return ctx.Error("inner dimensions differ: A {} and B {}", ShapeToString(a_shape),
                      ShapeToString(b_shape));
-  std::vector<int64_t> ba(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
-  HONE_ASSIGN_OR_RETURN(std::vector<int64_t> batch, BroadcastShapes(ctx.node(), ba, bb));
+  Shape ba(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
+  HONE_ASSIGN_OR_RETURN(Shape batch, BroadcastShapes(ctx.node(), ba, bb));
   p.out_shape = batch;
   if (!a1) p.out_shape.push_back(p.m);
   if (!b1) p.out_shape.push_back(p.n);
   const int64_t count = ShapeSize(batch);
   p.a_off.resize(static_cast<size_t>(count));
   p.b_off.resize(static_cast<size_t>(count));
-  const std::vector<int64_t>* shapes_a = &ba;
-  const std::vector<int64_t>* shapes_b = &bb;
+  const Shape* shapes_a = &ba;
+  const Shape* shapes_b = &bb;
   ForEachBroadcast<2>(batch, {shapes_a, shapes_b}, [&](int64_t o, std::array<int64_t, 2> offs) {
     p.a_off[static_cast<size_t>(o)] = offs[0] * p.m * p.k;
     p.b_off[static_cast<size_t>(o)] = offs[1] * p.k * p.n;
@@ -203,7 +203,7 @@ class Gemm final : public Kernel {
     if (k != kb)
       return ctx.Error("inner dimensions differ: A {} (transA={}) and B {} (transB={})",
                        ShapeToString(a->shape()), trans_a_, ShapeToString(b->shape()), trans_b_);
-    const std::vector<int64_t> out_shape{m, n};
+    const Shape out_shape{m, n};
     if (c != nullptr) {
       if (c->dtype() != a->dtype())
         return ctx.Error("input C dtype {} differs from A's {}", DataTypeName(c->dtype()),
@@ -384,7 +384,7 @@ class Einsum final : public Kernel {
       if (std::find(all.begin(), all.end(), l) == all.end()) all.push_back(l);
     for (int l : out_labels)
       if (sizes.find(l) == sizes.end()) return ctx.Error("output label has no input axis");
-    std::vector<int64_t> out_shape, dims;
+    Shape out_shape, dims;
     for (int l : out_labels) out_shape.push_back(sizes[l]);
     for (int l : all) dims.push_back(sizes[l]);
     // stride of each operand along each label (summed over repeated labels: diagonals)
@@ -392,7 +392,7 @@ class Einsum final : public Kernel {
                                               std::vector<int64_t>(all.size(), 0));
     for (int i = 0; i < n_in; ++i) {
       const Tensor& x = *ctx.input(i);
-      const std::vector<int64_t> st = Strides(x.shape());
+      const Shape st = Strides(x.shape());
       const auto& li = labels[static_cast<size_t>(i)];
       for (size_t d = 0; d < li.size(); ++d) {
         if (x.dim(static_cast<int64_t>(d)) == 1 && li[d] >= 256) continue;  // broadcast

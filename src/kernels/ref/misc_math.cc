@@ -53,7 +53,7 @@ class Det final : public Kernel {
     if (r < 2 || x->dim(r - 1) != x->dim(r - 2))
       return ctx.Error("input X shape: expected [*, M, M], got {}", ShapeToString(x->shape()));
     const int64_t m = x->dim(r - 1);
-    std::vector<int64_t> out_shape(x->shape().begin(), x->shape().end() - 2);
+    Shape out_shape(x->shape().begin(), x->shape().end() - 2);
     const int64_t batch = ShapeSize(out_shape);
     Tensor& y = ctx.Output(0, x->dtype(), out_shape);
     return VisitFloat(ctx.node(), x->dtype(), [&]<typename T>() {

@@ -486,7 +486,7 @@ class ArrayFeatureExtractor final : public Kernel {
     const int64_t last = x.dim(x.rank() - 1);
     for (int64_t i : idx)
       if (i < 0 || i >= last) return ctx.Error("index {} is out of range [0, {})", i, last);
-    std::vector<int64_t> shape = x.shape();
+    Shape shape = x.shape();
     shape.back() = static_cast<int64_t>(idx.size());
     if (x.rank() == 1) shape = {1, static_cast<int64_t>(idx.size())};
     Tensor& y = ctx.Output(0, x.dtype(), shape);

@@ -175,8 +175,8 @@ class InstanceNormalization final : public Kernel {
 };
 
 // Expands a parameter tensor broadcast to `shape` into a dense double vector.
-Status ExpandParam(const ComputeContext& ctx, const Tensor& t, const std::vector<int64_t>& shape,
-                   const char* what, std::vector<double>& out) {
+Status ExpandParam(const ComputeContext& ctx, const Tensor& t, const Shape& shape, const char* what,
+                   std::vector<double>& out) {
   std::vector<double> raw;
   HONE_RETURN_IF_ERROR(ReadDoubles(ctx, t, raw));
   const int64_t total = ShapeSize(shape);
@@ -194,7 +194,7 @@ Status ExpandParam(const ComputeContext& ctx, const Tensor& t, const std::vector
                        ShapeToString(shape));
   }
   out.resize(static_cast<size_t>(total));
-  const std::vector<int64_t>& ts = t.shape();
+  const Shape& ts = t.shape();
   ForEachBroadcast<1>(shape, {&ts}, [&](int64_t o, std::array<int64_t, 1> offs) {
     out[static_cast<size_t>(o)] = raw[static_cast<size_t>(offs[0])];
   });
@@ -216,13 +216,13 @@ class LayerNormalization final : public Kernel {
     const Tensor* bias = ctx.input(2);
     if (x == nullptr || scale == nullptr) return ctx.Error("expected inputs X and Scale");
     HONE_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx.node(), axis_, x->rank()));
-    const std::vector<int64_t> norm_shape(x->shape().begin() + axis, x->shape().end());
+    const Shape norm_shape(x->shape().begin() + axis, x->shape().end());
     const int64_t inner = ShapeSize(norm_shape);
     const int64_t outer = inner == 0 ? 0 : x->numel() / inner;
     std::vector<double> s, b;
     HONE_RETURN_IF_ERROR(ExpandParam(ctx, *scale, norm_shape, "Scale", s));
     if (bias != nullptr) HONE_RETURN_IF_ERROR(ExpandParam(ctx, *bias, norm_shape, "B", b));
-    std::vector<int64_t> stat_shape(x->shape().begin(), x->shape().begin() + axis);
+    Shape stat_shape(x->shape().begin(), x->shape().begin() + axis);
     stat_shape.resize(static_cast<size_t>(x->rank()), 1);
     Tensor& y = ctx.Output(0, x->dtype(), x->shape());
     // Mean and InvStdDev have the stash type (float32 unless stash_type says otherwise).
@@ -405,7 +405,7 @@ class MeanVarianceNormalization final : public Kernel {
       HONE_ASSIGN_OR_RETURN(int64_t ax, NormalizeAxis(ctx.node(), a, rank, "axes value"));
       reduced[static_cast<size_t>(ax)] = true;
     }
-    std::vector<int64_t> stat_shape = x->shape();
+    Shape stat_shape = x->shape();
     for (int64_t d = 0; d < rank; ++d)
       if (reduced[static_cast<size_t>(d)]) stat_shape[static_cast<size_t>(d)] = 1;
     const int64_t stats = ShapeSize(stat_shape);
@@ -414,7 +414,7 @@ class MeanVarianceNormalization final : public Kernel {
     HONE_RETURN_IF_ERROR(ReadDoubles(ctx, *x, xs));
     std::vector<double> sum(static_cast<size_t>(stats), 0.0), sq(static_cast<size_t>(stats), 0.0);
     std::vector<int64_t> key(static_cast<size_t>(x->numel()));
-    const std::vector<int64_t>* shapes = &stat_shape;
+    const Shape* shapes = &stat_shape;
     ForEachBroadcast<1>(x->shape(), {shapes}, [&](int64_t o, std::array<int64_t, 1> offs) {
       key[static_cast<size_t>(o)] = offs[0];
       sum[static_cast<size_t>(offs[0])] += xs[static_cast<size_t>(o)];

@@ -87,7 +87,7 @@ class Pool final : public Kernel {
       return ctx.Error("input X rank: expected {} (kernel_shape has {} values), got {}", nd + 2, nd,
                        x->rank());
     PoolGeometry g;
-    std::vector<int64_t> out_shape{x->dim(0), x->dim(1)};
+    Shape out_shape{x->dim(0), x->dim(1)};
     const size_t off = static_cast<size_t>(kMaxSpatial - nd);
     for (int64_t d = 0; d < nd; ++d) {
       const size_t i = static_cast<size_t>(d), j = off + i;
@@ -201,7 +201,7 @@ class Pool final : public Kernel {
 
  private:
   std::string auto_pad_;
-  std::vector<int64_t> kernel_shape_, pads_, strides_, dilations_;
+  Shape kernel_shape_, pads_, strides_, dilations_;
   bool ceil_mode_ = false, count_include_pad_ = false;
   int64_t storage_order_ = 0;
   double p_ = 2.0;
@@ -227,7 +227,7 @@ class GlobalPool final : public Kernel {
     const Tensor* x = ctx.input(0);
     if (x == nullptr) return ctx.Error("input X is missing");
     if (x->rank() < 2) return ctx.Error("input X rank: expected >= 2, got {}", x->rank());
-    std::vector<int64_t> out_shape{x->dim(0), x->dim(1)};
+    Shape out_shape{x->dim(0), x->dim(1)};
     int64_t spatial = 1;
     for (int64_t d = 2; d < x->rank(); ++d) {
       spatial *= x->dim(d);
@@ -308,7 +308,7 @@ class MaxUnpool final : public Kernel {
                          pads_[i + static_cast<size_t>(nd)]);
       if (inferred.back() < 0) return ctx.Error("output spatial dim {} would be negative", d);
     }
-    std::vector<int64_t> out_shape = inferred;
+    Shape out_shape = inferred;
     if (shape_t != nullptr) {
       HONE_ASSIGN_OR_RETURN(out_shape, ToInt64Vector(ctx.node(), *shape_t, "output_shape"));
       if (static_cast<int64_t>(out_shape.size()) != x->rank())
@@ -323,7 +323,7 @@ class MaxUnpool final : public Kernel {
       if (idx[i] < 0 || idx[i] >= total)
         return ctx.Error("index {} in I is out of range for shape {}", idx[i],
                          ShapeToString(inferred));
-    const std::vector<int64_t> in_strides = Strides(inferred), out_strides = Strides(out_shape);
+    const Shape in_strides = Strides(inferred), out_strides = Strides(out_shape);
     return VisitNumeric(ctx.node(), x->dtype(), [&]<typename T>() -> Status {
       const T* src = x->data<T>();
       T* dst = y.data<T>();
@@ -343,7 +343,7 @@ class MaxUnpool final : public Kernel {
   }
 
  private:
-  std::vector<int64_t> kernel_shape_, pads_, strides_;
+  Shape kernel_shape_, pads_, strides_;
 };
 
 }  // namespace

@@ -434,10 +434,10 @@ class QLinearMatMul final : public Kernel {
     HONE_RETURN_IF_ERROR(CheckQParam(ctx, ctx.input(2), m, "a_zero_point", az));
     HONE_RETURN_IF_ERROR(CheckQParam(ctx, b_scale, n, "b_scale", bs));
     HONE_RETURN_IF_ERROR(CheckQParam(ctx, ctx.input(5), n, "b_zero_point", bz));
-    std::vector<int64_t> ba(a->shape().begin(), a->shape().end() - 2);
-    std::vector<int64_t> bb(b->shape().begin(), b->shape().end() - 2);
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> batch, BroadcastShapes(ctx.node(), ba, bb));
-    std::vector<int64_t> out_shape = batch;
+    Shape ba(a->shape().begin(), a->shape().end() - 2);
+    Shape bb(b->shape().begin(), b->shape().end() - 2);
+    HONE_ASSIGN_OR_RETURN(Shape batch, BroadcastShapes(ctx.node(), ba, bb));
+    Shape out_shape = batch;
     out_shape.push_back(m);
     out_shape.push_back(n);
     Tensor& y = ctx.Output(0, y_zp->dtype(), out_shape);
@@ -545,7 +545,7 @@ class QLinearConv final : public Kernel {
       return ctx.Error("kernel_shape/pads/strides/dilations lengths do not fit {} spatial dims",
                        nd);
     std::vector<int64_t> in(snd), ker(snd), stride(snd), dil(snd), pad(snd), out(snd);
-    std::vector<int64_t> out_shape{batch, m};
+    Shape out_shape{batch, m};
     for (size_t d = 0; d < snd; ++d) {
       in[d] = x->dim(static_cast<int64_t>(d) + 2);
       ker[d] = w->dim(static_cast<int64_t>(d) + 2);
@@ -628,7 +628,7 @@ class QLinearConv final : public Kernel {
  private:
   AutoPad auto_pad_ = AutoPad::kNotSet;
   int64_t group_ = 1;
-  std::vector<int64_t> kernel_shape_, pads_, strides_, dilations_;
+  Shape kernel_shape_, pads_, strides_, dilations_;
 };
 
 }  // namespace

@@ -64,7 +64,7 @@ class RandomFill final : public Kernel {
   }
 
   Status Compute(ComputeContext& ctx) const override {
-    std::vector<int64_t> shape = shape_;
+    Shape shape = shape_;
     DataType dt = dtype_;
     if constexpr (kLike) {
       const Tensor* x = ctx.input(0);
@@ -92,7 +92,7 @@ class RandomFill final : public Kernel {
   float seed_ = 0;
   bool has_dtype_ = false;
   DataType dtype_ = DataType::kFloat32;
-  std::vector<int64_t> shape_;
+  Shape shape_;
 };
 
 class Bernoulli final : public Kernel {

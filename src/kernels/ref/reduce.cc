@@ -56,7 +56,7 @@ class Reduce final : public Kernel {
       HONE_ASSIGN_OR_RETURN(int64_t ax, NormalizeAxis(ctx.node(), a, x.rank(), "axes entry"));
       reduced[static_cast<size_t>(ax)] = true;
     }
-    std::vector<int64_t> keep_shape(rank), out_shape;
+    Shape keep_shape(rank), out_shape;
     for (size_t d = 0; d < rank; ++d) {
       keep_shape[d] = reduced[d] ? 1 : x.shape()[d];
       if (!reduced[d] || keepdims_) out_shape.push_back(keep_shape[d]);
@@ -186,7 +186,7 @@ class ArgReduce final : public Kernel {
       return ctx.Error("cannot take Arg{} over the empty axis {}", kMax ? "Max" : "Min", axis);
     const int64_t outer = Product(x.shape(), 0, ua);
     const int64_t inner = Product(x.shape(), ua + 1, x.shape().size());
-    std::vector<int64_t> out_shape = x.shape();
+    Shape out_shape = x.shape();
     if (keepdims_) {
       out_shape[ua] = 1;
     } else {
@@ -235,7 +235,7 @@ class SoftmaxLike final : public Kernel {
     const Tensor& x = *ctx.input(0);
     const int64_t rank = std::max<int64_t>(x.rank(), 1);
     HONE_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx.node(), axis_, rank));
-    const std::vector<int64_t> shape = x.rank() == 0 ? std::vector<int64_t>{1} : x.shape();
+    const Shape shape = x.rank() == 0 ? Shape{1} : x.shape();
     const size_t ua = static_cast<size_t>(axis);
     const int64_t outer = Product(shape, 0, ua);
     int64_t n, inner;
@@ -315,7 +315,7 @@ class TopK final : public Kernel {
     if (k < 0 || k > dim) return ctx.Error("K = {} is outside [0, {}] for axis {}", k, dim, axis);
     const int64_t outer = Product(x.shape(), 0, ua);
     const int64_t inner = Product(x.shape(), ua + 1, x.shape().size());
-    std::vector<int64_t> out_shape = x.shape();
+    Shape out_shape = x.shape();
     out_shape[ua] = k;
     Tensor& vals = ctx.Output(0, x.dtype(), out_shape);
     Tensor& idxs = ctx.Output(1, DataType::kInt64, out_shape);

@@ -168,9 +168,8 @@ std::vector<Taps> BuildTaps(const ResizeParams& p, int64_t in, int64_t out, doub
 }
 
 // Resamples axis `axis` of `src` (shape `shape`) to taps.size() entries; updates `shape`.
-void ResampleAxis(ThreadPool& pool, const std::vector<double>& src, std::vector<int64_t>& shape,
-                  size_t axis, const std::vector<Taps>& taps, double extrapolation,
-                  std::vector<double>& dst) {
+void ResampleAxis(ThreadPool& pool, const std::vector<double>& src, Shape& shape, size_t axis,
+                  const std::vector<Taps>& taps, double extrapolation, std::vector<double>& dst) {
   int64_t outer = 1, inner = 1;
   for (size_t d = 0; d < axis; ++d) outer *= shape[d];
   for (size_t d = axis + 1; d < shape.size(); ++d) inner *= shape[d];
@@ -221,7 +220,7 @@ T FromDouble(double v) {
 
 // Resizes x to out_shape with per-axis scales (and roi, used by tf_crop_and_resize).
 Status RunResize(ComputeContext& ctx, const ResizeParams& p, const Tensor& x,
-                 const std::vector<int64_t>& out_shape, const std::vector<double>& scales,
+                 const Shape& out_shape, const std::vector<double>& scales,
                  const std::vector<double>& roi) {
   Tensor& y = ctx.Output(0, x.dtype(), out_shape);
   return VisitNumeric(ctx.node(), x.dtype(), [&]<typename T>() -> Status {
@@ -230,7 +229,7 @@ Status RunResize(ComputeContext& ctx, const ResizeParams& p, const Tensor& x,
     const T* src = x.data<T>();
     for (size_t i = 0; i < cur.size(); ++i)
       cur[i] = static_cast<double>(static_cast<Acc<T>>(src[i]));
-    std::vector<int64_t> shape = x.shape();
+    Shape shape = x.shape();
     for (int64_t d = 0; d < rank; ++d) {
       const size_t ud = static_cast<size_t>(d);
       const double rs = roi.empty() ? 0.0 : roi[ud];
@@ -356,7 +355,7 @@ class Resize final : public Kernel {
     if (scales_in.empty() == sizes_in.empty())
       return ctx.Error("exactly one of scales and sizes must be given");
     std::vector<double> scales(static_cast<size_t>(rank), 1.0);
-    std::vector<int64_t> out_shape = x->shape();
+    Shape out_shape = x->shape();
     if (!sizes_in.empty()) {
       if (sizes_in.size() != na)
         return ctx.Error("sizes has {} values, expected {}", sizes_in.size(), na);
@@ -417,8 +416,7 @@ class Resize final : public Kernel {
   // tf_half_pixel_for_nn (opsets 11-12, nearest only in practice): samples floor-style at
   // (x + 0.5) / scale.
   static Status RunShifted(ComputeContext& ctx, const ResizeParams& p, const Tensor& x,
-                           const std::vector<int64_t>& out_shape,
-                           const std::vector<double>& scales) {
+                           const Shape& out_shape, const std::vector<double>& scales) {
     Tensor& y = ctx.Output(0, x.dtype(), out_shape);
     return VisitNumeric(ctx.node(), x.dtype(), [&]<typename T>() -> Status {
       const int64_t rank = x.rank();
@@ -445,7 +443,7 @@ class Resize final : public Kernel {
           idx[ud].push_back(std::clamp<int64_t>(i, 0, x.dim(d) - 1));
         }
       }
-      const std::vector<int64_t> in_strides = Strides(x.shape());
+      const Shape in_strides = Strides(x.shape());
       const T* src = x.data<T>();
       T* dst = y.data<T>();
       const int64_t total = ShapeSize(out_shape);
@@ -501,7 +499,7 @@ class Upsample final : public Kernel {
     if (opset_ >= 9) HONE_RETURN_IF_ERROR(ReadFloats(ctx, ctx.input(1), "scales", scales));
     if (static_cast<int64_t>(scales.size()) != x->rank())
       return ctx.Error("scales has {} values, expected {}", scales.size(), x->rank());
-    std::vector<int64_t> out_shape = x->shape();
+    Shape out_shape = x->shape();
     for (size_t d = 0; d < scales.size(); ++d) {
       if (!(scales[d] > 0)) return ctx.Error("scales must be > 0, got {}", scales[d]);
       out_shape[d] = static_cast<int64_t>(scales[d] * static_cast<double>(out_shape[d]));

@@ -213,12 +213,11 @@ class Recurrent final : public Kernel {
     HONE_RETURN_IF_ERROR(check(w, {nd, kGates * hid, in}, "W"));
     HONE_RETURN_IF_ERROR(check(r, {nd, kGates * hid, hid}, "R"));
     HONE_RETURN_IF_ERROR(check(b, {nd, 2 * kGates * hid}, "B"));
-    const std::vector<int64_t> state_shape =
-        layout_ == 0 ? std::vector<int64_t>{nd, batch, hid} : std::vector<int64_t>{batch, nd, hid};
+    const Shape state_shape = layout_ == 0 ? Shape{nd, batch, hid} : Shape{batch, nd, hid};
     HONE_RETURN_IF_ERROR(check(init_h, state_shape, "initial_h"));
     HONE_RETURN_IF_ERROR(check(init_c, state_shape, "initial_c"));
     HONE_RETURN_IF_ERROR(check(p, {nd, 3 * hid}, "P"));
-    std::vector<int64_t> lens(static_cast<size_t>(batch), seq);
+    Shape lens(static_cast<size_t>(batch), seq);
     if (seq_lens != nullptr) {
       HONE_ASSIGN_OR_RETURN(lens, ToInt64Vector(ctx.node(), *seq_lens, "sequence_lens"));
       if (static_cast<int64_t>(lens.size()) != batch)
@@ -332,10 +331,9 @@ class Recurrent final : public Kernel {
     auto emit = [&](int i, const std::vector<double>& src, bool is_y) -> Status {
       if (i >= ctx.num_outputs() || ctx.node().outputs[static_cast<size_t>(i)].empty())
         return Status::Ok();
-      std::vector<int64_t> shape;
+      Shape shape;
       if (is_y)
-        shape = layout_ == 0 ? std::vector<int64_t>{seq, nd, batch, hid}
-                             : std::vector<int64_t>{batch, seq, nd, hid};
+        shape = layout_ == 0 ? Shape{seq, nd, batch, hid} : Shape{batch, seq, nd, hid};
       else
         shape = state_shape;
       Tensor& out = ctx.Output(i, dt, shape);

@@ -141,14 +141,14 @@ class ConcatFromSequence final : public ValueKernel {
       if (t.dtype() != items[0].dtype() || t.rank() != items[0].rank())
         return ctx.Error("sequence elements differ in dtype or rank");
       if (new_axis_) {
-        std::vector<int64_t> sh = t.shape();
+        Shape sh = t.shape();
         sh.insert(sh.begin() + axis, 1);
         parts.push_back(t.Reshaped(sh));
       } else {
         parts.push_back(t);
       }
     }
-    std::vector<int64_t> shape = parts[0].shape();
+    Shape shape = parts[0].shape();
     int64_t total = 0;
     for (const Tensor& p : parts) {
       for (int64_t d = 0; d < rank; ++d)
@@ -159,8 +159,8 @@ class ConcatFromSequence final : public ValueKernel {
     }
     shape[static_cast<size_t>(axis)] = total;
     Tensor& y = ctx.Output(0, parts[0].dtype(), shape);
-    const int64_t outer = ShapeSize(std::vector<int64_t>(shape.begin(), shape.begin() + axis));
-    const int64_t inner = ShapeSize(std::vector<int64_t>(shape.begin() + axis + 1, shape.end()));
+    const int64_t outer = ShapeSize(Shape(shape.begin(), shape.begin() + axis));
+    const int64_t inner = ShapeSize(Shape(shape.begin() + axis + 1, shape.end()));
     int64_t offset = 0;
     for (const Tensor& p : parts) {
       const int64_t chunk = p.dim(axis) * inner;
@@ -209,12 +209,12 @@ class SplitToSequence final : public ValueKernel {
       squeeze = !keepdims_;
     }
     const auto& shape = x->shape();
-    const int64_t outer = ShapeSize(std::vector<int64_t>(shape.begin(), shape.begin() + axis));
-    const int64_t inner = ShapeSize(std::vector<int64_t>(shape.begin() + axis + 1, shape.end()));
+    const int64_t outer = ShapeSize(Shape(shape.begin(), shape.begin() + axis));
+    const int64_t inner = ShapeSize(Shape(shape.begin() + axis + 1, shape.end()));
     std::vector<Tensor> items;
     int64_t start = 0;
     for (int64_t s : sizes) {
-      std::vector<int64_t> sh = shape;
+      Shape sh = shape;
       sh[static_cast<size_t>(axis)] = s;
       Tensor part = Tensor::Empty(x->dtype(), sh);
       for (int64_t o = 0; o < outer; ++o)

@@ -149,7 +149,7 @@ class Squeeze final : public Kernel, AxesFromAttrOrInput {
         drop[static_cast<size_t>(ax)] = true;
       }
     }
-    std::vector<int64_t> shape;
+    Shape shape;
     for (int64_t i = 0; i < x.rank(); ++i)
       if (!drop[static_cast<size_t>(i)]) shape.push_back(x.dim(i));
     ctx.SetOutput(0, x.Reshaped(std::move(shape)));
@@ -177,7 +177,7 @@ class Unsqueeze final : public Kernel, AxesFromAttrOrInput {
       if (inserted[static_cast<size_t>(ax)]) return ctx.Error("axes entry {} is repeated", a);
       inserted[static_cast<size_t>(ax)] = true;
     }
-    std::vector<int64_t> shape(static_cast<size_t>(out_rank));
+    Shape shape(static_cast<size_t>(out_rank));
     int64_t j = 0;
     for (int64_t i = 0; i < out_rank; ++i)
       shape[static_cast<size_t>(i)] = inserted[static_cast<size_t>(i)] ? 1 : x.dim(j++);
@@ -294,8 +294,7 @@ class ConstantOfShape final : public Kernel {
     return Status::Ok();
   }
   Status Compute(ComputeContext& ctx) const override {
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> shape,
-                          ToInt64Vector(ctx.node(), *ctx.input(0), "input"));
+    HONE_ASSIGN_OR_RETURN(hone::Shape shape, ToInt64Vector(ctx.node(), *ctx.input(0), "input"));
     if (CheckedShapeSize(shape) < 0)
       return ctx.Error("shape {} has a negative dimension or too many elements",
                        ShapeToString(shape));
@@ -348,12 +347,10 @@ class Expand final : public Kernel {
  public:
   Status Compute(ComputeContext& ctx) const override {
     const Tensor& x = *ctx.input(0);
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> shape,
-                          ToInt64Vector(ctx.node(), *ctx.input(1), "shape"));
+    HONE_ASSIGN_OR_RETURN(hone::Shape shape, ToInt64Vector(ctx.node(), *ctx.input(1), "shape"));
     for (int64_t d : shape)
       if (d < 0) return ctx.Error("shape {} has a negative dimension", ShapeToString(shape));
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> out_shape,
-                          BroadcastShapes(ctx.node(), x.shape(), shape));
+    HONE_ASSIGN_OR_RETURN(hone::Shape out_shape, BroadcastShapes(ctx.node(), x.shape(), shape));
     if (CheckedShapeSize(out_shape) < 0)
       return ctx.Error("output shape {} has too many elements", ShapeToString(out_shape));
     Tensor& y = ctx.Output(0, x.dtype(), out_shape);

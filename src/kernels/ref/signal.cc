@@ -102,7 +102,7 @@ class Dft final : public Kernel {
     if (onesided_ && comps == 2)
       return ctx.Error("onesided output needs a real input, got a complex one");
     const int64_t bins = onesided_ ? len / 2 + 1 : len;
-    std::vector<int64_t> out_shape = x->shape();
+    Shape out_shape = x->shape();
     out_shape[static_cast<size_t>(axis)] = bins;
     out_shape.back() = 2;
     int64_t outer = 1, inner = 1;

@@ -46,7 +46,7 @@ StatusOr<SliceWindow> SliceSpec::Resolve(const ComputeContext& ctx, const Tensor
   if (steps.size() != n) return ctx.Error("steps has {} entries, expected {}", steps.size(), n);
 
   const size_t rank = static_cast<size_t>(x.rank());
-  SliceWindow w{std::vector<int64_t>(rank, 0), std::vector<int64_t>(rank, 1), x.shape()};
+  SliceWindow w{Shape(rank, 0), Shape(rank, 1), x.shape()};
   std::vector<bool> seen(rank, false);
   for (size_t i = 0; i < n; ++i) {
     HONE_ASSIGN_OR_RETURN(int64_t a, NormalizeAxis(ctx.node(), axes[i], x.rank(), "axes entry"));

@@ -11,7 +11,7 @@
 namespace hone::ref {
 
 struct SliceWindow {
-  std::vector<int64_t> start, step, out_shape;  // one entry per axis of the input
+  Shape start, step, out_shape;  // one entry per axis of the input
 };
 
 class SliceSpec {

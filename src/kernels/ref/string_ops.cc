@@ -292,7 +292,7 @@ class StringSplit final : public Kernel {
       parts[static_cast<size_t>(i)] = Split(x->data<std::string>()[i], delimiter_, maxsplit_);
       width = std::max<int64_t>(width, static_cast<int64_t>(parts[static_cast<size_t>(i)].size()));
     }
-    std::vector<int64_t> shape = x->shape();
+    Shape shape = x->shape();
     shape.push_back(width);
     Tensor& subs = ctx.Output(0, DataType::kString, shape);
     std::string* dst = subs.data<std::string>();
@@ -326,8 +326,7 @@ class StringConcat final : public Kernel {
     if (a->dtype() != DataType::kString || b->dtype() != DataType::kString)
       return ctx.Error("inputs must be string, got {} and {}", DataTypeName(a->dtype()),
                        DataTypeName(b->dtype()));
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> shape,
-                          BroadcastShapes(ctx.node(), a->shape(), b->shape()));
+    HONE_ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(ctx.node(), a->shape(), b->shape()));
     Tensor& y = ctx.Output(0, DataType::kString, shape);
     const std::string* ap = a->data<std::string>();
     const std::string* bp = b->data<std::string>();

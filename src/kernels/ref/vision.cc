@@ -26,7 +26,7 @@ Status ReadNumeric(const ComputeContext& ctx, const Tensor& t, std::vector<doubl
 }
 
 // Writes doubles as output `i` with dtype `dt`.
-Status WriteOutput(ComputeContext& ctx, int i, DataType dt, std::vector<int64_t> shape,
+Status WriteOutput(ComputeContext& ctx, int i, DataType dt, Shape shape,
                    const std::vector<double>& v) {
   Tensor& y = ctx.Output(i, dt, std::move(shape));
   return VisitNumeric(ctx.node(), dt, [&]<typename T>() {
@@ -37,7 +37,8 @@ Status WriteOutput(ComputeContext& ctx, int i, DataType dt, std::vector<int64_t>
 }
 
 // Advances a row-major multi-index over `shape`; returns false after the last one.
-bool NextIndex(std::vector<int64_t>& idx, const std::vector<int64_t>& shape) {
+template <typename Index>
+bool NextIndex(Index& idx, const Shape& shape) {
   for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
     const size_t u = static_cast<size_t>(d);
     if (++idx[u] < shape[u]) return true;
@@ -128,9 +129,9 @@ class GridSample final : public Kernel {
       return ctx.Error("grid shape: expected [{}, ..., {}] of rank {}, got {}", x->dim(0), r, r + 2,
                        ShapeToString(grid->shape()));
     const int64_t n = x->dim(0), c = x->dim(1);
-    std::vector<int64_t> in_dims(x->shape().begin() + 2, x->shape().end());
-    std::vector<int64_t> out_dims(grid->shape().begin() + 1, grid->shape().end() - 1);
-    std::vector<int64_t> y_shape = {n, c};
+    Shape in_dims(x->shape().begin() + 2, x->shape().end());
+    Shape out_dims(grid->shape().begin() + 1, grid->shape().end() - 1);
+    Shape y_shape = {n, c};
     y_shape.insert(y_shape.end(), out_dims.begin(), out_dims.end());
     std::vector<double> xs, gs;
     HONE_RETURN_IF_ERROR(ReadNumeric(ctx, *x, xs));
@@ -144,7 +145,7 @@ class GridSample final : public Kernel {
       lo[i] = align_corners_ ? 0.0 : -0.5;
       hi[i] = align_corners_ ? static_cast<double>(in_dims[i]) - 1 : in_dims[i] - 0.5;
     }
-    const std::vector<int64_t> in_strides = Strides(in_dims);
+    const Shape in_strides = Strides(in_dims);
     const bool grid_f32 = grid->dtype() == DataType::kFloat32;
     std::vector<double> y(static_cast<size_t>(n * c * out_size));
     // Per output point: the taps (offset into one X channel, or -1 for a zero) and weights.
@@ -217,7 +218,7 @@ class GridSample final : public Kernel {
         }
         // sum over all tap combinations
         std::vector<int64_t> tap(ur, 0);
-        std::vector<int64_t> tap_shape(ur, taps_per_dim);
+        Shape tap_shape(ur, taps_per_dim);
         for (int64_t ch = 0; ch < c; ++ch) {
           const double* src = xs.data() + (b * c + ch) * in_size;
           double acc = 0;
@@ -285,7 +286,7 @@ class AffineGrid final : public Kernel {
       if (align_corners_) return len <= 1 ? -1.0 : -1.0 + 2.0 * static_cast<double>(i) / (len - 1);
       return (2.0 * static_cast<double>(i) + 1.0) / static_cast<double>(len) - 1.0;
     };
-    std::vector<int64_t> out_shape = {n};
+    Shape out_shape = {n};
     out_shape.insert(out_shape.end(), sp.begin(), sp.end());
     out_shape.push_back(nd);
     const int64_t points = ShapeSize(sp);
@@ -402,7 +403,7 @@ class Col2Im final : public Kernel {
         }
       }
     }
-    std::vector<int64_t> out_shape = {n, c};
+    Shape out_shape = {n, c};
     out_shape.insert(out_shape.end(), image.begin(), image.end());
     return WriteOutput(ctx, 0, x->dtype(), out_shape, y);
   }
@@ -426,8 +427,7 @@ class CenterCropPad final : public Kernel {
     const Tensor* x = ctx.input(0);
     if (x == nullptr || ctx.input(1) == nullptr)
       return ctx.Error("inputs input_data and shape are required");
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> shape,
-                          ToInt64Vector(ctx.node(), *ctx.input(1), "shape"));
+    HONE_ASSIGN_OR_RETURN(Shape shape, ToInt64Vector(ctx.node(), *ctx.input(1), "shape"));
     const int64_t rank = x->rank();
     std::vector<int64_t> axes;
     if (axes_.empty()) {
@@ -443,7 +443,7 @@ class CenterCropPad final : public Kernel {
     if (shape.size() != axes.size())
       return ctx.Error("shape has {} values, expected {} (one per axis)", shape.size(),
                        axes.size());
-    std::vector<int64_t> out_shape = x->shape();
+    Shape out_shape = x->shape();
     // per axis: output index o reads input index o + delta (crop: +start, pad: -start)
     std::vector<int64_t> delta(static_cast<size_t>(rank), 0);
     for (size_t k = 0; k < axes.size(); ++k) {
@@ -456,7 +456,7 @@ class CenterCropPad final : public Kernel {
     Tensor& y = ctx.Output(0, x->dtype(), out_shape);
     const int64_t total = ShapeSize(out_shape);
     if (total == 0 || x->numel() == 0) return Status::Ok();
-    const std::vector<int64_t> in_strides = Strides(x->shape());
+    const Shape in_strides = Strides(x->shape());
     const size_t es = DataTypeSize(x->dtype());
     const bool strings = x->dtype() == DataType::kString;
     if (!strings && es == 0)
@@ -531,8 +531,8 @@ class DeformConv final : public Kernel {
     if (w->rank() != x->rank())
       return ctx.Error("W rank: expected {}, got {}", x->rank(), w->rank());
     const int64_t n = x->dim(0), ic = x->dim(1), oc = w->dim(0);
-    std::vector<int64_t> in_dims(x->shape().begin() + 2, x->shape().end());
-    std::vector<int64_t> kdims(w->shape().begin() + 2, w->shape().end());
+    Shape in_dims(x->shape().begin() + 2, x->shape().end());
+    Shape kdims(w->shape().begin() + 2, w->shape().end());
     if (!kernel_shape_.empty() && kernel_shape_ != kdims)
       return ctx.Error("kernel_shape {} differs from W's spatial shape {}",
                        ShapeToString(kernel_shape_), ShapeToString(w->shape()));
@@ -541,13 +541,13 @@ class DeformConv final : public Kernel {
                        ShapeToString(w->shape()), group_);
     if (ic % offset_group_ != 0)
       return ctx.Error("offset_group {} does not divide the {} input channels", offset_group_, ic);
-    std::vector<int64_t> dil = dilations_.empty() ? std::vector<int64_t>(und, 1) : dilations_;
-    std::vector<int64_t> str = strides_.empty() ? std::vector<int64_t>(und, 1) : strides_;
-    std::vector<int64_t> pads = pads_.empty() ? std::vector<int64_t>(2 * und, 0) : pads_;
+    Shape dil = dilations_.empty() ? Shape(und, 1) : dilations_;
+    Shape str = strides_.empty() ? Shape(und, 1) : strides_;
+    Shape pads = pads_.empty() ? Shape(2 * und, 0) : pads_;
     if (dil.size() != und || str.size() != und || pads.size() != 2 * und)
       return ctx.Error("dilations, strides and pads must have {}, {} and {} values", nd, nd,
                        2 * nd);
-    std::vector<int64_t> out_dims(und);
+    Shape out_dims(und);
     for (size_t i = 0; i < und; ++i) {
       const int64_t span = dil[i] * (kdims[i] - 1) + 1;
       const int64_t room = in_dims[i] + pads[i] + pads[i + und] - span;
@@ -556,12 +556,12 @@ class DeformConv final : public Kernel {
     }
     const int64_t kn = ShapeSize(kdims), out_size = ShapeSize(out_dims);
     const int64_t in_size = ShapeSize(in_dims);
-    std::vector<int64_t> off_shape = {n, offset_group_ * kn * nd};
+    Shape off_shape = {n, offset_group_ * kn * nd};
     off_shape.insert(off_shape.end(), out_dims.begin(), out_dims.end());
     if (offset->shape() != off_shape)
       return ctx.Error("offset shape: expected {}, got {}", ShapeToString(off_shape),
                        ShapeToString(offset->shape()));
-    std::vector<int64_t> mask_shape = {n, offset_group_ * kn};
+    Shape mask_shape = {n, offset_group_ * kn};
     mask_shape.insert(mask_shape.end(), out_dims.begin(), out_dims.end());
     if (mask != nullptr && mask->shape() != mask_shape)
       return ctx.Error("mask shape: expected {}, got {}", ShapeToString(mask_shape),
@@ -575,7 +575,7 @@ class DeformConv final : public Kernel {
     if (bias != nullptr) HONE_RETURN_IF_ERROR(ReadDoubles(ctx, *bias, bs));
     if (mask != nullptr) HONE_RETURN_IF_ERROR(ReadDoubles(ctx, *mask, ms));
     const int64_t icg = ic / group_, ocg = oc / group_, ic_per_og = ic / offset_group_;
-    const std::vector<int64_t> in_strides = Strides(in_dims);
+    const Shape in_strides = Strides(in_dims);
     // Sampled input columns: col[(ci * kn + k) * out_size + o], bilinear with zero padding.
     std::vector<double> col(static_cast<size_t>(ic * kn * out_size));
     std::vector<double> y(static_cast<size_t>(n * oc * out_size));
@@ -642,13 +642,13 @@ class DeformConv final : public Kernel {
         }
       }
     }
-    std::vector<int64_t> out_shape = {n, oc};
+    Shape out_shape = {n, oc};
     out_shape.insert(out_shape.end(), out_dims.begin(), out_dims.end());
     return WriteOutput(ctx, 0, x->dtype(), out_shape, y);
   }
 
  private:
-  std::vector<int64_t> dilations_, pads_, strides_, kernel_shape_;
+  Shape dilations_, pads_, strides_, kernel_shape_;
   int64_t group_ = 1, offset_group_ = 1;
 };
 
