@@ -78,8 +78,14 @@ class Buffer {
   void* data() const { return data_; }
   size_t size() const { return size_; }
 
+  // Only Buffer's factories can name Key (so make_shared can build one in a single allocation).
+  class Key {
+    friend class Buffer;
+    Key() = default;
+  };
+  explicit Buffer(Key) {}
+
  private:
-  Buffer() = default;
   void* data_ = nullptr;
   size_t size_ = 0;
   size_t string_count_ = 0;  // > 0: data_ holds std::string objects

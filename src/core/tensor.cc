@@ -195,7 +195,7 @@ std::shared_ptr<Buffer> Buffer::Allocate(size_t bytes, bool zero) {
   } else {
     std::memset(static_cast<char*>(p) + bytes, 0, total - bytes);  // the padding stays defined
   }
-  std::shared_ptr<Buffer> b(new Buffer());
+  auto b = std::make_shared<Buffer>(Key());
   b->data_ = p;
   b->size_ = bytes;
   b->owned_ = true;
@@ -211,7 +211,7 @@ std::shared_ptr<Buffer> Buffer::AllocateStrings(size_t count) {
 }
 
 std::shared_ptr<Buffer> Buffer::Borrow(void* data, size_t bytes, std::shared_ptr<void> keep_alive) {
-  std::shared_ptr<Buffer> b(new Buffer());
+  auto b = std::make_shared<Buffer>(Key());
   b->data_ = data;
   b->size_ = bytes;
   b->keep_alive_ = std::move(keep_alive);

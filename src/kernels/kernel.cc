@@ -1,5 +1,7 @@
 #include "kernels/kernel.h"
 
+#include <algorithm>
+
 #include "runtime/plan.h"
 
 namespace hone {
@@ -66,15 +68,23 @@ bool ComputeContext::InputDiesHere(int i) const {
 }
 
 Tensor ComputeContext::SharedBuffer(const std::string& key, DataType dtype, const Shape& shape) {
-  auto it = frame_.shared.find(key);
-  if (it != frame_.shared.end() && it->second.dtype() == dtype && it->second.shape() == shape)
+  auto it = std::find_if(frame_.shared.begin(), frame_.shared.end(),
+                         [&](const auto& e) { return e.first == key; });
+  if (it != frame_.shared.end() && it->second.defined() && it->second.dtype() == dtype &&
+      it->second.shape() == shape)
     return it->second;
   Tensor t = NewTensor(frame_, dtype, shape, false);
-  frame_.shared[key] = t;
+  if (it == frame_.shared.end())
+    frame_.shared.emplace_back(key, t);
+  else
+    it->second = t;
   return t;
 }
 
-void ComputeContext::ReleaseSharedBuffer(const std::string& key) { frame_.shared.erase(key); }
+void ComputeContext::ReleaseSharedBuffer(const std::string& key) {
+  for (auto& [k, t] : frame_.shared)
+    if (k == key) t = Tensor();
+}
 
 StatusOr<std::vector<Value>> ComputeContext::RunSubgraph(const Plan& plan,
                                                          const std::vector<Value>& inputs) const {

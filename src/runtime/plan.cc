@@ -357,9 +357,9 @@ Status Execute(Frame& frame) {
     frame.setup.memo_record->root_shapes.assign(plan.nodes.size(), {});
     frame.setup.memo_record->outputs.assign(plan.nodes.size(), {});
   }
-  std::vector<const Value*> inputs;
+  std::vector<const Value*>& inputs = frame.node_inputs;
   inputs.reserve(plan.max_inputs);
-  std::vector<Value> outputs;
+  std::vector<Value>& outputs = frame.node_outputs;
   for (size_t n = 0; n < plan.nodes.size(); ++n) {
     const PlanNode& pn = plan.nodes[n];
     bool memo_holds = false;
@@ -469,6 +469,27 @@ StatusOr<std::vector<Value>> RunPlan(const Plan& plan, const std::vector<Value>&
   frame.profiler = profiler ? profiler : (parent ? parent->profiler : nullptr);
   frame.parent = parent;
   frame.pool = &pool;
+  // Borrow the scratch containers for this run and hand them back empty (capacity kept).
+  struct ScratchLease {
+    Frame& frame;
+    FrameScratch* scratch;
+    void Swap() {
+      frame.values.swap(scratch->values);
+      frame.memo_valid.swap(scratch->memo_valid);
+      frame.node_inputs.swap(scratch->node_inputs);
+      frame.node_outputs.swap(scratch->node_outputs);
+      frame.shared.swap(scratch->shared);
+    }
+    ~ScratchLease() {
+      if (scratch == nullptr) return;
+      frame.values.clear();
+      frame.node_inputs.clear();
+      frame.node_outputs.clear();
+      for (auto& [key, t] : frame.shared) t = Tensor();
+      Swap();
+    }
+  } lease{frame, setup.scratch};
+  if (setup.scratch != nullptr) lease.Swap();
   frame.values.resize(plan.value_names.size());
   for (const auto& [v, t] : plan.constants) frame.values[static_cast<size_t>(v)] = t;
   for (const auto& [v, name] : plan.captures) {
@@ -481,7 +502,9 @@ StatusOr<std::vector<Value>> RunPlan(const Plan& plan, const std::vector<Value>&
   Status status = Execute(frame);
   if (memo_missed != nullptr) *memo_missed = frame.memo_missed;
   HONE_RETURN_IF_ERROR(status);
-  std::vector<Value> out;
+  std::vector<Value> own;
+  std::vector<Value>& out = setup.results != nullptr ? *setup.results : own;
+  out.clear();
   out.reserve(plan.outputs.size());
   for (int v : plan.outputs) {
     const Value& t = frame.values[static_cast<size_t>(v)];
@@ -490,7 +513,7 @@ StatusOr<std::vector<Value>> RunPlan(const Plan& plan, const std::vector<Value>&
                              plan.value_names[static_cast<size_t>(v)]);
     out.push_back(t);
   }
-  return out;
+  return own;
 }
 
 }  // namespace hone

@@ -56,9 +56,20 @@ struct Plan {
 // The outputs of a plan's shape_static nodes for one input-shape signature, recorded by its
 // first run. Immutable once recorded; shared by the runs of that signature.
 struct ShapeMemo {
-  std::vector<std::vector<int64_t>> root_shapes;  // per node: input 0's shape (shape_root only)
-  std::vector<std::vector<Value>> outputs;        // per node: empty = not kept (too large)
-  size_t bytes = 0;                               // in `outputs`
+  std::vector<Shape> root_shapes;           // per node: input 0's shape (shape_root only)
+  std::vector<std::vector<Value>> outputs;  // per node: empty = not kept (too large)
+  size_t bytes = 0;                         // in `outputs`
+};
+
+// The containers one run of a plan fills, kept by the session between runs (one per signature
+// and concurrent run) so that a steady run reuses their capacity instead of allocating. Between
+// runs they hold no values.
+struct FrameScratch {
+  std::vector<Value> values;
+  std::vector<uint8_t> memo_valid;
+  std::vector<const Value*> node_inputs;
+  std::vector<Value> node_outputs;
+  std::vector<std::pair<std::string, Tensor>> shared;
 };
 
 // How one run of a plan gets memory and shape-static values (all optional).
@@ -66,6 +77,9 @@ struct RunSetup {
   RunAllocator* allocator = nullptr;       // null: activations on the heap
   ShapeMemo* memo_record = nullptr;        // filled by this run
   const ShapeMemo* memo_replay = nullptr;  // reused by this run
+  FrameScratch* scratch = nullptr;         // null: the frame's containers are its own
+  // Set: the graph outputs go here (its capacity reused) and RunPlan returns an empty vector.
+  std::vector<Value>* results = nullptr;
 };
 
 struct CompileOptions {
@@ -96,12 +110,15 @@ struct Frame {
   std::vector<Value> values;
   const Frame* parent = nullptr;
   ThreadPool* pool = nullptr;
-  // Buffers several nodes write parts of (ComputeContext::SharedBuffer), by key; per run.
-  mutable std::map<std::string, Tensor> shared;
+  // Buffers several nodes write parts of (ComputeContext::SharedBuffer), by key; per run (an
+  // entry whose tensor is undefined is free).
+  mutable std::vector<std::pair<std::string, Tensor>> shared;
   RunSetup setup;
   bool in_static_node = false;      // shape_static nodes allocate on the heap (not in the arena)
   bool memo_missed = false;         // a shape_static node could not reuse its recorded value
   std::vector<uint8_t> memo_valid;  // per value: equal to the recorded one (replay)
+  std::vector<const Value*> node_inputs;  // the running node's inputs
+  std::vector<Value> node_outputs;        // the running node's outputs
 
   // An activation buffer for the node running now (the arena when the run has one).
   std::shared_ptr<Buffer> Allocate(size_t bytes, bool zero) const;

@@ -37,7 +37,7 @@ struct SignatureState {
   struct Input {
     bool tensor = false;
     DataType dtype = DataType::kUndefined;
-    std::vector<int64_t> shape;
+    Shape shape;
   };
   std::vector<Input> key;
   uint64_t last_used = 0;
@@ -47,7 +47,12 @@ struct SignatureState {
   Stage stage = Stage::kNew;
   std::shared_ptr<const AllocationPlan> layout;
   std::shared_ptr<const ShapeMemo> memo;
-  std::vector<std::unique_ptr<Arena>> idle;
+  // What one run borrows and gives back: its activation arena and its containers.
+  struct Lease {
+    std::unique_ptr<Arena> arena;
+    FrameScratch scratch;
+  };
+  std::vector<std::unique_ptr<Lease>> idle;
   int misses = 0;  // replays that diverged from the recording
 
   bool Matches(const std::vector<Value>& feed) const {
@@ -84,7 +89,8 @@ class SessionImpl {
   uint64_t clock = 0;
 
   std::shared_ptr<SignatureState> Signature(const std::vector<Value>& feed);
-  StatusOr<std::vector<Value>> Run(const std::vector<Value>& feed);
+  // Runs the plan on `feed` (graph inputs in order); the graph outputs go to `results`.
+  Status Run(const std::vector<Value>& feed, std::vector<Value>& results);
 };
 
 std::shared_ptr<SignatureState> SessionImpl::Signature(const std::vector<Value>& feed) {
@@ -120,12 +126,14 @@ std::shared_ptr<SignatureState> SessionImpl::Signature(const std::vector<Value>&
   return sig;
 }
 
-StatusOr<std::vector<Value>> SessionImpl::Run(const std::vector<Value>& feed) {
+Status SessionImpl::Run(const std::vector<Value>& feed, std::vector<Value>& results) {
+  RunSetup setup;
+  setup.results = &results;
   std::shared_ptr<SignatureState> sig = Signature(feed);
-  if (!sig) return RunPlan(*plan, feed, nullptr, *pool, profiler.get());
+  if (!sig) return RunPlan(*plan, feed, nullptr, *pool, profiler.get(), setup).status();
   using Stage = SignatureState::Stage;
   Stage stage;
-  std::unique_ptr<Arena> arena;
+  std::unique_ptr<SignatureState::Lease> lease;
   std::shared_ptr<const ShapeMemo> memo;
   {
     std::lock_guard<std::mutex> lock(sig->mu);
@@ -134,22 +142,21 @@ StatusOr<std::vector<Value>> SessionImpl::Run(const std::vector<Value>& feed) {
       sig->stage = Stage::kRecording;
     } else if (stage == Stage::kReady) {
       memo = sig->memo;
-      while (!sig->idle.empty() && !arena) {
-        arena = std::move(sig->idle.back());
+      while (!sig->idle.empty() && !lease) {
+        lease = std::move(sig->idle.back());
         sig->idle.pop_back();
-        if (!arena->Begin()) arena.reset();  // a buffer of its last run is still held
+        if (!lease->arena->Begin()) lease.reset();  // a buffer of its last run is still held
       }
     }
   }
   if (stage == Stage::kNew) {
     AllocationRecorder recorder;
     auto recorded = std::make_shared<ShapeMemo>();
-    RunSetup setup;
     setup.allocator = &recorder;
     setup.memo_record = recorded.get();
-    StatusOr<std::vector<Value>> result = Status(StatusCode::kInternal, "not run");
+    Status result = Status(StatusCode::kInternal, "not run");
     try {
-      result = RunPlan(*plan, feed, nullptr, *pool, profiler.get(), setup);
+      result = RunPlan(*plan, feed, nullptr, *pool, profiler.get(), setup).status();
     } catch (...) {
       std::lock_guard<std::mutex> lock(sig->mu);
       sig->stage = Stage::kNew;
@@ -170,24 +177,26 @@ StatusOr<std::vector<Value>> SessionImpl::Run(const std::vector<Value>& feed) {
     }
     return result;
   }
-  if (stage != Stage::kReady) return RunPlan(*plan, feed, nullptr, *pool, profiler.get());
-  if (!arena) {
+  if (stage != Stage::kReady)
+    return RunPlan(*plan, feed, nullptr, *pool, profiler.get(), setup).status();
+  if (!lease) {
     std::shared_ptr<const AllocationPlan> layout;
     {
       std::lock_guard<std::mutex> lock(sig->mu);
       layout = sig->layout;
     }
-    arena = std::make_unique<Arena>(layout);
-    arena->Begin();
+    lease = std::make_unique<SignatureState::Lease>();
+    lease->arena = std::make_unique<Arena>(layout);
+    lease->arena->Begin();
   }
-  RunSetup setup;
-  setup.allocator = arena.get();
+  setup.allocator = lease->arena.get();
   setup.memo_replay = memo.get();
+  setup.scratch = &lease->scratch;
   bool memo_missed = false;
-  StatusOr<std::vector<Value>> result =
-      RunPlan(*plan, feed, nullptr, *pool, profiler.get(), setup, &memo_missed);
+  Status result =
+      RunPlan(*plan, feed, nullptr, *pool, profiler.get(), setup, &memo_missed).status();
   std::lock_guard<std::mutex> lock(sig->mu);
-  if (arena->diverged() || memo_missed) {
+  if (lease->arena->diverged() || memo_missed) {
     // Data-dependent shapes: after a few such runs the signature stops planning.
     if (++sig->misses >= 3) {
       sig->stage = Stage::kDynamic;
@@ -196,7 +205,7 @@ StatusOr<std::vector<Value>> SessionImpl::Run(const std::vector<Value>& feed) {
     }
   }
   if (sig->stage == Stage::kReady && sig->idle.size() < kMaxIdleArenas)
-    sig->idle.push_back(std::move(arena));
+    sig->idle.push_back(std::move(lease));
   return result;
 }
 
@@ -322,10 +331,38 @@ Status CheckInput(const ValueInfo& decl, const Value& v) {
 
 }  // namespace
 
-StatusOr<std::vector<NamedValue>> Session::RunValues(
-    const std::vector<NamedValue>& inputs, const std::vector<std::string>& output_names) const {
-  const SessionImpl& s = *impl_;
-  std::vector<Value> feed(s.inputs.size());
+namespace {
+
+const Value& ValueOf(const NamedValue& nv) { return nv.value; }
+Value ValueOf(const NamedTensor& nt) { return Value(nt.tensor); }
+
+// The feed and results of a Session::Run, kept per thread between runs so that a steady run does
+// not allocate them; emptied after each run (they hold no tensors between runs).
+struct CallScratch {
+  std::vector<Value> feed, results;
+};
+
+// Validates the named inputs into input order, runs, and passes each wanted output (in the
+// order asked, all of them when `output_names` is empty) to emit(name, value).
+template <typename Named, typename Emit>
+Status RunNamed(SessionImpl& s, const std::vector<Named>& inputs,
+                const std::vector<std::string>& output_names, Emit&& emit) {
+  thread_local CallScratch tls;
+  thread_local bool tls_busy = false;  // (a nested call on this thread gets its own)
+  CallScratch local;
+  const bool take = !tls_busy;
+  CallScratch& c = take ? tls : local;
+  struct Release {
+    CallScratch& c;
+    bool took;
+    ~Release() {
+      c.feed.clear();
+      c.results.clear();
+      if (took) tls_busy = false;
+    }
+  } release{c, take};
+  tls_busy = true;
+  c.feed.resize(s.inputs.size());
   for (const auto& nv : inputs) {
     size_t k = 0;
     while (k < s.inputs.size() && s.inputs[k].name != nv.name) ++k;
@@ -334,51 +371,65 @@ StatusOr<std::vector<NamedValue>> Session::RunValues(
       for (const auto& in : s.inputs) names += (names.empty() ? "" : ", ") + in.name;
       return InvalidArgument("unknown input '{}'; the model's inputs are: {}", nv.name, names);
     }
-    if (feed[k].is_set()) return InvalidArgument("input '{}' is given twice", nv.name);
-    HONE_RETURN_IF_ERROR(CheckInput(s.inputs[k], nv.value));
-    feed[k] = nv.value;
+    if (c.feed[k].is_set()) return InvalidArgument("input '{}' is given twice", nv.name);
+    c.feed[k] = ValueOf(nv);
+    HONE_RETURN_IF_ERROR(CheckInput(s.inputs[k], c.feed[k]));
   }
   for (size_t k = 0; k < s.inputs.size(); ++k)
-    if (s.input_required[k] && !feed[k].is_set())
+    if (s.input_required[k] && !c.feed[k].is_set())
       return InvalidArgument("missing input '{}' ({} {})", s.inputs[k].name,
                              DataTypeName(s.inputs[k].dtype), DimsToString(s.inputs[k]));
-  std::vector<size_t> wanted;
-  if (output_names.empty()) {
-    for (size_t i = 0; i < s.outputs.size(); ++i) wanted.push_back(i);
-  } else {
-    for (const auto& name : output_names) {
-      size_t k = 0;
-      while (k < s.outputs.size() && s.outputs[k].name != name) ++k;
-      if (k == s.outputs.size()) return InvalidArgument("unknown output '{}'", name);
-      wanted.push_back(k);
-    }
-  }
-  StatusOr<std::vector<Value>> result = Status(StatusCode::kInternal, "not run");
+  auto output_index = [&](const std::string& name) {
+    size_t k = 0;
+    while (k < s.outputs.size() && s.outputs[k].name != name) ++k;
+    return k;
+  };
+  for (const auto& name : output_names)
+    if (output_index(name) == s.outputs.size()) return InvalidArgument("unknown output '{}'", name);
   try {
-    result = impl_->Run(feed);
+    HONE_RETURN_IF_ERROR(s.Run(c.feed, c.results));
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::kOutOfMemory, "out of memory while running the model");
   }
-  if (!result.ok()) return result.status();
+  if (output_names.empty()) {
+    for (size_t k = 0; k < s.outputs.size(); ++k)
+      HONE_RETURN_IF_ERROR(emit(s.outputs[k].name, c.results[k]));
+  } else {
+    for (const auto& name : output_names) {
+      const size_t k = output_index(name);
+      HONE_RETURN_IF_ERROR(emit(s.outputs[k].name, c.results[k]));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::vector<NamedValue>> Session::RunValues(
+    const std::vector<NamedValue>& inputs, const std::vector<std::string>& output_names) const {
   std::vector<NamedValue> out;
-  for (size_t k : wanted) out.push_back({s.outputs[k].name, (*result)[k]});
+  out.reserve(output_names.empty() ? impl_->outputs.size() : output_names.size());
+  HONE_RETURN_IF_ERROR(
+      RunNamed(*impl_, inputs, output_names, [&](const std::string& name, const Value& v) {
+        out.push_back({name, v});
+        return Status::Ok();
+      }));
   return out;
 }
 
 StatusOr<std::vector<NamedTensor>> Session::Run(
     const std::vector<NamedTensor>& inputs, const std::vector<std::string>& output_names) const {
-  std::vector<NamedValue> values;
-  values.reserve(inputs.size());
-  for (const auto& nt : inputs) values.push_back({nt.name, Value(nt.tensor)});
-  HONE_ASSIGN_OR_RETURN(std::vector<NamedValue> out, RunValues(values, output_names));
-  std::vector<NamedTensor> tensors;
-  for (auto& nv : out) {
-    if (!nv.value.is_tensor())
-      return InvalidArgument("output '{}' is a sequence or optional; use Session::RunValues",
-                             nv.name);
-    tensors.push_back({nv.name, nv.value.tensor()});
-  }
-  return tensors;
+  std::vector<NamedTensor> out;
+  out.reserve(output_names.empty() ? impl_->outputs.size() : output_names.size());
+  HONE_RETURN_IF_ERROR(
+      RunNamed(*impl_, inputs, output_names, [&](const std::string& name, const Value& v) {
+        if (!v.is_tensor())
+          return InvalidArgument("output '{}' is a sequence or optional; use Session::RunValues",
+                                 name);
+        out.push_back({name, v.tensor()});
+        return Status::Ok();
+      }));
+  return out;
 }
 
 }  // namespace hone

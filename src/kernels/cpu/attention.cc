@@ -274,7 +274,7 @@ class Attention final : public Kernel {
       target.push_back(p.sq);
       target.push_back(p.sk);
       if (mask->rank() > rank) return Decline("mask of higher rank than the scores");
-      std::vector<int64_t> strides(r, 0);
+      Shape strides(r, 0);
       int64_t stride = 1;
       for (size_t i = 0; i < static_cast<size_t>(mask->rank()); ++i) {
         const size_t md = static_cast<size_t>(mask->rank()) - 1 - i, td = r - 1 - i;

@@ -35,9 +35,9 @@ struct BroadcastLayout {
 };
 
 // False when the shapes do not broadcast (the reference kernel then reports it).
-bool Coalesce(const std::vector<int64_t>& as, const std::vector<int64_t>& bs, BroadcastLayout& l) {
+bool Coalesce(const Shape& as, const Shape& bs, BroadcastLayout& l) {
   const size_t rank = std::max(as.size(), bs.size());
-  std::vector<int64_t> da(rank, 1), db(rank, 1);
+  Shape da(rank, 1), db(rank, 1);
   std::copy(as.begin(), as.end(), da.begin() + static_cast<std::ptrdiff_t>(rank - as.size()));
   std::copy(bs.begin(), bs.end(), db.begin() + static_cast<std::ptrdiff_t>(rank - bs.size()));
   l.out_shape.assign(rank, 1);
@@ -46,7 +46,7 @@ bool Coalesce(const std::vector<int64_t>& as, const std::vector<int64_t>& bs, Br
     l.out_shape[d] = da[d] == 1 ? db[d] : da[d];
   }
   // Contiguous strides of each operand, zeroed on its size-1 dims.
-  std::vector<int64_t> sa(rank), sb(rank);
+  Shape sa(rank), sb(rank);
   int64_t pa = 1, pb = 1;
   for (size_t d = rank; d-- > 0;) {
     sa[d] = da[d] == 1 ? 0 : pa;

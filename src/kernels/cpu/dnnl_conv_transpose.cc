@@ -63,7 +63,9 @@ class DnnlConvTranspose final : public Kernel {
     float* yp = y.data<float>();
     const int64_t oh = h * kh, ow = wd * kw;
     ctx.pool().ParallelFor(n * h, 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> acc(static_cast<size_t>(wd * k));
+      // Scratch per thread, kept between runs (no allocation once it has grown).
+      thread_local std::vector<float> acc;
+      acc.resize(static_cast<size_t>(wd * k));
       for (int64_t r = begin; r < end; ++r) {
         const int64_t b = r / h, ih = r % h;
         std::fill(acc.begin(), acc.end(), 0.f);

@@ -41,10 +41,10 @@ class ReduceMean final : public Kernel {
     if (x.dtype() != DataType::kFloat32) return Decline("not float32");
     const int64_t rank = x.rank();
     // Reduced axes; none given means all of them.
-    std::vector<bool> reduced(static_cast<size_t>(rank), axes_.empty());
+    Shape reduced(static_cast<size_t>(rank), axes_.empty() ? 1 : 0);  // per axis: 1 = reduced
     for (int64_t a : axes_) {
       if (a < -rank || a >= rank) return Decline("axis out of range");
-      reduced[static_cast<size_t>(a < 0 ? a + rank : a)] = true;
+      reduced[static_cast<size_t>(a < 0 ? a + rank : a)] = 1;
     }
     // Only a trailing run of reduced axes is served: the rows are then contiguous.
     size_t first = reduced.size();
@@ -71,7 +71,7 @@ class ReduceMean final : public Kernel {
 
  private:
   bool keepdims_ = true;
-  std::vector<int64_t> axes_;
+  Shape axes_;
 };
 
 }  // namespace

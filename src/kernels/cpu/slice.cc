@@ -31,7 +31,7 @@ class FastSlice final : public Kernel {
     const int64_t run = k > 0 ? w.out_shape[static_cast<size_t>(k - 1)] * inner : inner;
     int64_t rows = 1;  // runs to copy: the product of the output dims before k-1
     for (int64_t d = 0; d + 1 < k; ++d) rows *= w.out_shape[static_cast<size_t>(d)];
-    std::vector<int64_t> stride(static_cast<size_t>(rank), 1);
+    Shape stride(static_cast<size_t>(rank), 1);
     for (int64_t d = rank - 2; d >= 0; --d)
       stride[static_cast<size_t>(d)] = stride[static_cast<size_t>(d) + 1] * x.dim(d + 1);
     int64_t base = 0;

@@ -22,19 +22,19 @@ constexpr int64_t kTile = 16;
 void Reduce(const Shape& shape, const Shape& perm, Shape& dims, Shape& rperm) {
   const size_t r = shape.size();
   // Reduced input axis of each kept input axis, in input order.
-  std::vector<int64_t> id(r, -1);
+  Shape id(r, -1);
   int64_t kept = 0;
   for (size_t a = 0; a < r; ++a)
     if (shape[a] != 1) id[a] = kept++;
-  std::vector<int64_t> p;  // kept axes in output order
+  Shape p;  // kept axes in output order
   for (size_t i = 0; i < r; ++i)
     if (id[static_cast<size_t>(perm[i])] >= 0) p.push_back(id[static_cast<size_t>(perm[i])]);
   Shape kdims;
   for (size_t a = 0; a < r; ++a)
     if (shape[a] != 1) kdims.push_back(shape[a]);
   // Runs of consecutive input axes in output order become one axis.
-  std::vector<int64_t> group_of(static_cast<size_t>(kept), -1);  // input axis -> its run's head
-  std::vector<int64_t> heads;                                    // run heads in output order
+  Shape group_of(static_cast<size_t>(kept), -1);  // input axis -> its run's head
+  Shape heads;                                    // run heads in output order
   for (size_t j = 0; j < p.size(); ++j) {
     if (j > 0 && p[j] == p[j - 1] + 1) {
       group_of[static_cast<size_t>(p[j])] = group_of[static_cast<size_t>(p[j - 1])];
@@ -44,7 +44,7 @@ void Reduce(const Shape& shape, const Shape& perm, Shape& dims, Shape& rperm) {
     }
   }
   // Runs in input order: their merged dims and their new axis numbers.
-  std::vector<int64_t> sorted = heads;
+  Shape sorted = heads;
   std::sort(sorted.begin(), sorted.end());
   dims.assign(sorted.size(), 1);
   for (int64_t a = 0; a < kept; ++a) {
@@ -63,11 +63,21 @@ struct Axis {
   int64_t n, src_stride, dst_stride;
 };
 
+// The outer axes of a transpose, held inline (ranks above Shape::kInline decline).
+struct Axes {
+  Axis axis[Shape::kInline];
+  size_t size = 0;
+  void push_back(const Axis& a) { axis[size++] = a; }
+  const Axis* begin() const { return axis; }
+  const Axis* end() const { return axis + size; }
+  const Axis& operator[](size_t i) const { return axis[i]; }
+};
+
 // Source and destination offsets of outer index `o` over `axes` (the last axis varies fastest).
-inline void Offsets(const std::vector<Axis>& axes, int64_t o, int64_t& src, int64_t& dst) {
+inline void Offsets(const Axes& axes, int64_t o, int64_t& src, int64_t& dst) {
   src = 0;
   dst = 0;
-  for (size_t k = axes.size(); k-- > 0;) {
+  for (size_t k = axes.size; k-- > 0;) {
     const int64_t i = o % axes[k].n;
     o /= axes[k].n;
     src += i * axes[k].src_stride;
@@ -87,12 +97,13 @@ class Transpose final : public Kernel {
     const Tensor& x = *ctx.input(0);
     if (x.dtype() != DataType::kFloat32) return Decline("not float32");
     const size_t r = static_cast<size_t>(x.rank());
-    std::vector<int64_t> perm = perm_;
+    if (r > Shape::kInline) return Decline("rank above 8");
+    Shape perm = perm_;
     if (!has_perm_) {
       perm.resize(r);
       std::iota(perm.rbegin(), perm.rend(), 0);
     }
-    std::vector<int64_t> check = perm;
+    Shape check = perm;
     std::sort(check.begin(), check.end());
     if (check.size() != r) return Decline("perm does not match the input rank");
     for (size_t i = 0; i < r; ++i)
@@ -113,7 +124,7 @@ class Transpose final : public Kernel {
       return Status::Ok();
     }
     Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, out_shape);
-    std::vector<int64_t> src_strides(k), dst_strides(k);
+    Shape src_strides(k), dst_strides(k);
     for (size_t a = k, s = 1; a-- > 0;) {
       src_strides[a] = static_cast<int64_t>(s);
       s *= static_cast<size_t>(dims[a]);
@@ -127,7 +138,7 @@ class Transpose final : public Kernel {
     const int64_t last = static_cast<int64_t>(k) - 1;
     if (rp.back() == last) {
       // The innermost input axis stays innermost: copy rows of dims[last] floats.
-      std::vector<Axis> outer;
+      Axes outer;
       for (size_t i = 0; i + 1 < k; ++i) {
         const size_t a = static_cast<size_t>(rp[i]);
         outer.push_back({dims[a], src_strides[a], dst_strides[a]});
@@ -150,7 +161,7 @@ class Transpose final : public Kernel {
     const int64_t n_rows = dims[row_axis], n_cols = dims.back();
     const int64_t src_row_stride = src_strides[row_axis];
     const int64_t dst_col_stride = dst_strides.back();
-    std::vector<Axis> outer;
+    Axes outer;
     for (size_t i = 0; i < k; ++i) {
       const size_t a = static_cast<size_t>(rp[i]);
       if (a != row_axis && a != k - 1) outer.push_back({dims[a], src_strides[a], dst_strides[a]});
@@ -180,7 +191,7 @@ class Transpose final : public Kernel {
 
  private:
   bool has_perm_ = false;
-  std::vector<int64_t> perm_;
+  Shape perm_;
 };
 
 }  // namespace

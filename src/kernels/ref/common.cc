@@ -33,11 +33,11 @@ Shape BroadcastStrides(const Shape& in, const Shape& out) {
   return s;
 }
 
-StatusOr<std::vector<int64_t>> ToInt64Vector(const Node& node, const Tensor& t, const char* what) {
+StatusOr<Shape> ToInt64Vector(const Node& node, const Tensor& t, const char* what) {
   if (t.rank() > 1)
     return InvalidArgument("{}: {} must be 1-D, got shape {}", node.Describe(), what,
                            ShapeToString(t.shape()));
-  std::vector<int64_t> v(static_cast<size_t>(t.numel()));
+  Shape v(static_cast<size_t>(t.numel()));
   if (t.dtype() == DataType::kInt64) {
     for (size_t i = 0; i < v.size(); ++i) v[i] = t.data<int64_t>()[i];
   } else if (t.dtype() == DataType::kInt32) {

@@ -129,8 +129,8 @@ Shape BroadcastStrides(const Shape& in, const Shape& out);
 // C-order strides of a shape.
 Shape Strides(const Shape& shape);
 
-// Reads an int64 vector from a 1-D (or scalar) tensor of int32/int64.
-StatusOr<std::vector<int64_t>> ToInt64Vector(const Node& node, const Tensor& t, const char* what);
+// Reads the int64 values of a 1-D (or scalar) tensor of int32/int64 (shapes, axes, indices).
+StatusOr<Shape> ToInt64Vector(const Node& node, const Tensor& t, const char* what);
 
 // Reads a scalar (or 1-element tensor) as double.
 StatusOr<double> ToScalar(const Node& node, const Tensor& t, const char* what);

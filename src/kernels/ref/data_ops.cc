@@ -333,13 +333,11 @@ class Gather final : public Kernel {
     const size_t ua = static_cast<size_t>(axis);
     const int64_t dim = x.dim(axis);
     const int64_t nidx = ind.numel();
-    std::vector<int64_t> idx(static_cast<size_t>(nidx));
-    for (int64_t j = 0; j < nidx; ++j) {
+    for (int64_t j = 0; j < nidx; ++j) {  // checked first, so a bad index writes nothing
       int64_t v = iv[j];
       if (!FixIndex(v, dim))
         return ctx.Error("indices[{}] = {} is out of range for axis {} of dimension {}", j, iv[j],
                          axis, dim);
-      idx[static_cast<size_t>(j)] = v;
     }
     Shape out_shape(x.shape().begin(), x.shape().begin() + axis);
     out_shape.insert(out_shape.end(), ind.shape().begin(), ind.shape().end());
@@ -353,7 +351,9 @@ class Gather final : public Kernel {
       T* dst = y.data<T>();
       for (int64_t o = 0; o < outer; ++o)
         for (int64_t j = 0; j < nidx; ++j) {
-          const T* s = src + (o * dim + idx[static_cast<size_t>(j)]) * inner;
+          int64_t v = iv[j];
+          FixIndex(v, dim);
+          const T* s = src + (o * dim + v) * inner;
           T* d = dst + (o * nidx + j) * inner;
           std::copy(s, s + inner, d);
         }

@@ -24,6 +24,29 @@ class BatchNormalization final : public Kernel {
     spatial_ = ctx.opset() < 9 ? ctx.attr_int("spatial", 1) != 0 : true;
     training_ = ctx.opset() >= 14 && ctx.attr_int("training_mode", 0) != 0;
     if (ctx.num_inputs() < 5) return ctx.Invalid("expected 5 inputs, got {}", ctx.num_inputs());
+    // Inference with constant parameters: y = x * a + b per channel, computed once here.
+    const Tensor *scale = ctx.constant_input(1), *bias = ctx.constant_input(2),
+                 *mean = ctx.constant_input(3), *var = ctx.constant_input(4);
+    if (!training_ && spatial_ && scale && bias && mean && var && IsFloatingPoint(scale->dtype()) &&
+        scale->dtype() == bias->dtype() && scale->dtype() == mean->dtype() &&
+        scale->dtype() == var->dtype() && scale->rank() == 1 && bias->shape() == scale->shape() &&
+        mean->shape() == scale->shape() && var->shape() == scale->shape()) {
+      std::vector<double> p[4];
+      const Tensor* t[4] = {scale, bias, mean, var};
+      for (int i = 0; i < 4; ++i) {
+        p[i].resize(static_cast<size_t>(t[i]->numel()));
+        const Status st = VisitFloat(ctx.node(), t[i]->dtype(), [&]<typename T>() {
+          for (size_t j = 0; j < p[i].size(); ++j)
+            p[i][j] = static_cast<double>(static_cast<Acc<T>>(t[i]->data<T>()[j]));
+          return Status::Ok();
+        });
+        if (!st.ok()) return Status::Ok();  // Compute reports the dtype
+      }
+      for (size_t k = 0; k < p[0].size(); ++k) {
+        const double a = p[0][k] / std::sqrt(p[3][k] + epsilon_);
+        folded_.emplace_back(a, p[1][k] - p[2][k] * a);
+      }
+    }
     return Status::Ok();
   }
 
@@ -37,6 +60,8 @@ class BatchNormalization final : public Kernel {
     // per-channel parameters, or per-activation (C x D1 x ...) for spatial=0
     const int64_t want = spatial_ ? c : c * inner;
     const char* names[] = {"X", "scale", "B", "input_mean", "input_var"};
+    if (!folded_.empty() && static_cast<int64_t>(folded_.size()) == c && ctx.num_outputs() == 1)
+      return ComputeFolded(ctx, *x, n, c, inner);
     std::array<std::vector<double>, 5> p;
     for (int i = 1; i < 5; ++i) {
       if (ctx.input(i)->numel() != want)
@@ -116,8 +141,28 @@ class BatchNormalization final : public Kernel {
   }
 
  private:
+  Status ComputeFolded(ComputeContext& ctx, const Tensor& x, int64_t n, int64_t c,
+                       int64_t inner) const {
+    Tensor& y = ctx.OutputUninitialized(0, x.dtype(), x.shape());
+    return VisitFloat(ctx.node(), x.dtype(), [&]<typename T>() -> Status {
+      using C = Acc<T>;
+      const T* src = x.data<T>();
+      T* dst = y.data<T>();
+      ctx.pool().ParallelFor(n * c, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          const auto& [a, b] = folded_[static_cast<size_t>(r % c)];
+          const C ac = static_cast<C>(a), bc = static_cast<C>(b);
+          for (int64_t i = 0; i < inner; ++i)
+            dst[r * inner + i] = static_cast<T>(static_cast<C>(src[r * inner + i]) * ac + bc);
+        }
+      });
+      return Status::Ok();
+    });
+  }
+
   double epsilon_ = 1e-5, momentum_ = 0.9;
   bool spatial_ = true, training_ = false;
+  std::vector<std::pair<double, double>> folded_;  // per channel (a, b) of constant inference
 };
 
 class InstanceNormalization final : public Kernel {

@@ -28,7 +28,7 @@ class Reshape final : public Kernel {
     const Tensor& x = *ctx.input(0);
     const Tensor* s = ctx.input(1);
     if (s == nullptr) return ctx.Error("input 'shape' is required");
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> shape, ToInt64Vector(ctx.node(), *s, "shape"));
+    HONE_ASSIGN_OR_RETURN(hone::Shape shape, ToInt64Vector(ctx.node(), *s, "shape"));
     int64_t infer = -1;
     int64_t known = 1;
     bool has_zero = false;
@@ -111,21 +111,21 @@ class AxesFromAttrOrInput {
     }
   }
   // Sets *has to false when no axes were given.
-  StatusOr<std::vector<int64_t>> Axes(const ComputeContext& ctx, bool* has) const {
+  StatusOr<hone::Shape> Axes(const ComputeContext& ctx, bool* has) const {
     if (!from_input_) {
       *has = has_axes_;
       return attr_axes_;
     }
     const Tensor* a = ctx.input(1);
     *has = a != nullptr;
-    if (a == nullptr) return std::vector<int64_t>{};
+    if (a == nullptr) return hone::Shape{};
     return ToInt64Vector(ctx.node(), *a, "axes");
   }
 
  private:
   bool from_input_ = false;
   bool has_axes_ = false;
-  std::vector<int64_t> attr_axes_;
+  hone::Shape attr_axes_;
 };
 
 class Squeeze final : public Kernel, AxesFromAttrOrInput {
@@ -137,8 +137,8 @@ class Squeeze final : public Kernel, AxesFromAttrOrInput {
   Status Compute(ComputeContext& ctx) const override {
     const Tensor& x = *ctx.input(0);
     bool has = false;
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> axes, Axes(ctx, &has));
-    std::vector<bool> drop(static_cast<size_t>(x.rank()), false);
+    HONE_ASSIGN_OR_RETURN(hone::Shape axes, Axes(ctx, &has));
+    hone::Shape drop(static_cast<size_t>(x.rank()), 0);  // per axis: 1 = squeezed
     if (!has) {
       for (int64_t i = 0; i < x.rank(); ++i) drop[static_cast<size_t>(i)] = x.dim(i) == 1;
     } else {
@@ -168,7 +168,7 @@ class Unsqueeze final : public Kernel, AxesFromAttrOrInput {
   Status Compute(ComputeContext& ctx) const override {
     const Tensor& x = *ctx.input(0);
     bool has = false;
-    HONE_ASSIGN_OR_RETURN(std::vector<int64_t> axes, Axes(ctx, &has));
+    HONE_ASSIGN_OR_RETURN(hone::Shape axes, Axes(ctx, &has));
     if (!has) return ctx.Error("input 'axes' is required");
     const int64_t out_rank = x.rank() + static_cast<int64_t>(axes.size());
     std::vector<bool> inserted(static_cast<size_t>(out_rank), false);
@@ -252,7 +252,7 @@ class Constant final : public Kernel {
       ++count;
     }
     if (ctx.has_attr("value_ints")) {
-      std::vector<int64_t> v = ctx.attr_ints("value_ints");
+      hone::Shape v = ctx.attr_ints("value_ints");
       value_ = Tensor::Empty(DataType::kInt64, {static_cast<int64_t>(v.size())});
       std::copy(v.begin(), v.end(), value_.data<int64_t>());
       ++count;

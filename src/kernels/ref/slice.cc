@@ -21,7 +21,7 @@ Status SliceSpec::Init(const InitContext& ctx) {
 }
 
 StatusOr<SliceWindow> SliceSpec::Resolve(const ComputeContext& ctx, const Tensor& x) const {
-  std::vector<int64_t> starts = starts_, ends = ends_, axes = axes_, steps;
+  Shape starts = starts_, ends = ends_, axes = axes_, steps;
   bool has_axes = has_axes_;
   if (from_inputs_) {
     if (!ctx.input(1) || !ctx.input(2)) return ctx.Error("inputs 'starts' and 'ends' are required");
@@ -47,7 +47,7 @@ StatusOr<SliceWindow> SliceSpec::Resolve(const ComputeContext& ctx, const Tensor
 
   const size_t rank = static_cast<size_t>(x.rank());
   SliceWindow w{Shape(rank, 0), Shape(rank, 1), x.shape()};
-  std::vector<bool> seen(rank, false);
+  Shape seen(rank, 0);  // per axis: 1 once sliced
   for (size_t i = 0; i < n; ++i) {
     HONE_ASSIGN_OR_RETURN(int64_t a, NormalizeAxis(ctx.node(), axes[i], x.rank(), "axes entry"));
     size_t ua = static_cast<size_t>(a);

@@ -22,7 +22,7 @@ class SliceSpec {
  private:
   bool from_inputs_ = true;
   bool has_axes_ = false;
-  std::vector<int64_t> starts_, ends_, axes_;
+  Shape starts_, ends_, axes_;
 };
 
 }  // namespace hone::ref
