@@ -40,6 +40,13 @@ StatusOr<SessionOptions> SessionOptionsFrom(const SessionFlags& flags);
 // Characters outside [A-Za-z0-9._-] become '_'.
 std::string SanitizeName(const std::string& name);
 
+// `s` as a JSON string literal (quoted, escaped).
+std::string JsonString(std::string_view s);
+
+// A progress bar on stderr: "[#####.....] 12/40 fits, <extra>, 3.1 s", redrawn in place on a
+// terminal, one line per call otherwise (and a newline when done == total).
+void PrintProgress(int done, int total, const char* unit, const std::string& extra, double seconds);
+
 // Subcommand registration: each returns the callback to run when its subcommand was chosen.
 using Runner = std::function<int()>;
 Runner SetupInfo(CLI::App& app);
@@ -49,5 +56,6 @@ Runner SetupConformance(CLI::App& app);
 Runner SetupOptimize(CLI::App& app);
 Runner SetupPca(CLI::App& app);
 Runner SetupTsne(CLI::App& app);
+Runner SetupFit(CLI::App& app);
 
 }  // namespace hone::cli

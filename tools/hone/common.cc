@@ -1,5 +1,7 @@
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <random>
 
@@ -155,6 +157,42 @@ StatusOr<SessionOptions> SessionOptionsFrom(const SessionFlags& f) {
   else
     return InvalidArgument("--level must be none, basic or all, not '{}'", f.level);
   return so;
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += fmt::format("\\u{:04x}", static_cast<int>(c));
+        else
+          out += c;
+    }
+  }
+  return out + "\"";
+}
+
+void PrintProgress(int done, int total, const char* unit, const std::string& extra,
+                   double seconds) {
+  static const bool tty = isatty(STDERR_FILENO) != 0;
+  const int width = 30, filled = total > 0 ? width * done / total : width;
+  std::fprintf(stderr, "%s[%s%s] %d/%d %s%s%s, %.1f s%s", tty ? "\r" : "",
+               std::string(static_cast<size_t>(filled), '#').c_str(),
+               std::string(static_cast<size_t>(width - filled), '.').c_str(), done, total, unit,
+               extra.empty() ? "" : ", ", extra.c_str(), seconds, tty && done < total ? "" : "\n");
 }
 
 }  // namespace hone::cli

@@ -1,0 +1,274 @@
+#include "ml/logistic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+
+#include "core/errors.h"
+#include "ml/graph_builder.h"
+
+namespace hone::ml {
+
+namespace {
+
+double Dot(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+double MaxAbs(const std::vector<double>& a) {
+  double m = 0;
+  for (double v : a) m = std::max(m, std::abs(v));
+  return m;
+}
+
+// Loss and gradient over the rows of x (double, row-major [n, d]) for weights stored per output
+// (wt: [m, d], then m intercepts). Cloned per instruction set; the simd pragmas let the dot
+// products vectorise (their sums in a different order).
+__attribute__((target_clones("avx512f", "avx2", "default"))) double LossGrad(
+    const double* x, const int32_t* y, int64_t n, int64_t d, int m, double inv_c,
+    const double* theta, double* grad) {
+  const double* wt = theta;
+  const double* b = theta + d * m;
+  double* gwt = grad;
+  double* gb = grad + d * m;
+  for (int64_t k = 0; k < (d + 1) * m; ++k) grad[k] = 0;
+  double z[256];
+  double loss = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double* xi = x + i * d;
+    for (int c = 0; c < m; ++c) {
+      const double* w = wt + c * d;
+      double s = b[c];
+#pragma omp simd reduction(+ : s)
+      for (int64_t j = 0; j < d; ++j) s += xi[j] * w[j];
+      z[c] = s;
+    }
+    const int32_t yi = y[i];
+    if (m == 1) {
+      const double t = z[0];
+      // log(1 + e^t) - y t, stably
+      loss += (t > 0 ? t + std::log1p(std::exp(-t)) : std::log1p(std::exp(t))) - yi * t;
+      z[0] = 1.0 / (1.0 + std::exp(-t)) - yi;
+    } else {
+      double mx = z[0];
+      for (int c = 1; c < m; ++c) mx = std::max(mx, z[c]);
+      double s = 0;
+      for (int c = 0; c < m; ++c) s += std::exp(z[c] - mx);
+      const double lse = mx + std::log(s);
+      loss += lse - z[yi];
+      for (int c = 0; c < m; ++c) z[c] = std::exp(z[c] - lse);
+      z[yi] -= 1.0;
+    }
+    for (int c = 0; c < m; ++c) {
+      const double dz = z[c];
+      gb[c] += dz;
+      double* g = gwt + c * d;
+#pragma omp simd
+      for (int64_t j = 0; j < d; ++j) g[j] += dz * xi[j];
+    }
+  }
+  for (int64_t k = 0; k < d * m; ++k) {
+    loss += 0.5 * inv_c * wt[k] * wt[k];
+    gwt[k] += inv_c * wt[k];
+  }
+  return loss;
+}
+
+struct Objective {
+  const std::vector<double>& x;
+  const std::vector<int32_t>& y;
+  int64_t n, d;
+  int m;  // outputs: 1 (binary) or classes
+  double inv_c;
+
+  double operator()(const std::vector<double>& theta, std::vector<double>& grad) const {
+    return LossGrad(x.data(), y.data(), n, d, m, inv_c, theta.data(), grad.data());
+  }
+};
+
+}  // namespace
+
+Status LogisticRegression::Fit(const Tensor& x, std::span<const int32_t> y, int classes,
+                               const LogisticOptions& o, std::span<const int64_t> rows) {
+  if (x.dtype() != DataType::kFloat32 || x.rank() != 2)
+    return InvalidArgument("logistic regression takes float32 [rows, features], got {} {}",
+                           DataTypeName(x.dtype()), ShapeToString(x.shape()));
+  if (static_cast<int64_t>(y.size()) != x.dim(0))
+    return InvalidArgument("{} labels for {} rows", y.size(), x.dim(0));
+  if (classes < 2) return InvalidArgument("logistic regression needs at least two classes");
+  if (classes > 256) return InvalidArgument("logistic regression takes at most 256 classes");
+  if (!(o.c > 0)) return InvalidArgument("C must be positive, got {}", o.c);
+  classes_ = classes;
+  features_ = x.dim(1);
+  outputs_ = classes == 2 ? 1 : classes;
+  const int64_t n = rows.empty() ? x.dim(0) : static_cast<int64_t>(rows.size());
+  const int64_t d = features_;
+  std::vector<double> xd(static_cast<size_t>(n * d));
+  std::vector<int32_t> yd(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = rows.empty() ? i : rows[static_cast<size_t>(i)];
+    const float* src = x.data<float>() + r * d;
+    for (int64_t j = 0; j < d; ++j) {
+      if (std::isnan(src[j])) return InvalidArgument("row {} feature {} is NaN", r, j);
+      xd[static_cast<size_t>(i * d + j)] = src[j];
+    }
+    const int32_t yi = y[static_cast<size_t>(r)];
+    if (yi < 0 || yi >= classes) return InvalidArgument("row {}: label {} is not a class", r, yi);
+    yd[static_cast<size_t>(i)] = yi;
+  }
+  const Objective f{xd, yd, n, d, outputs_, 1.0 / o.c};
+  const size_t p = static_cast<size_t>((d + 1) * outputs_);
+  std::vector<double> theta(p, 0.0), grad(p), trial(p), trial_grad(p), dir(p);
+  double loss = f(theta, grad);
+  // L-BFGS, 10 correction pairs (scipy's default), backtracking line search with Armijo's rule.
+  constexpr size_t kPairs = 10;
+  std::deque<std::vector<double>> ss, ys;
+  std::deque<double> rhos;
+  iterations_ = 0;
+  converged_ = false;
+  for (; iterations_ < o.max_iter; ++iterations_) {
+    if (MaxAbs(grad) <= o.tol) {
+      converged_ = true;
+      break;
+    }
+    // dir = -H grad (two-loop recursion)
+    dir = grad;
+    std::vector<double> alpha(ss.size());
+    for (size_t k = ss.size(); k-- > 0;) {
+      alpha[k] = rhos[k] * Dot(ss[k], dir);
+      for (size_t i = 0; i < p; ++i) dir[i] -= alpha[k] * ys[k][i];
+    }
+    if (!ss.empty()) {
+      const double gamma = Dot(ss.back(), ys.back()) / Dot(ys.back(), ys.back());
+      for (double& v : dir) v *= gamma;
+    }
+    for (size_t k = 0; k < ss.size(); ++k) {
+      const double beta = rhos[k] * Dot(ys[k], dir);
+      for (size_t i = 0; i < p; ++i) dir[i] += ss[k][i] * (alpha[k] - beta);
+    }
+    for (double& v : dir) v = -v;
+    double slope = Dot(grad, dir);
+    if (!(slope < 0)) {  // not a descent direction: restart from steepest descent
+      ss.clear();
+      ys.clear();
+      rhos.clear();
+      for (size_t i = 0; i < p; ++i) dir[i] = -grad[i];
+      slope = Dot(grad, dir);
+    }
+    double step = ss.empty() ? std::min(1.0, 1.0 / std::sqrt(-slope)) : 1.0;
+    double trial_loss = 0;
+    bool accepted = false;
+    for (int ls = 0; ls < 40; ++ls) {
+      for (size_t i = 0; i < p; ++i) trial[i] = theta[i] + step * dir[i];
+      trial_loss = f(trial, trial_grad);
+      if (trial_loss <= loss + 1e-4 * step * slope) {
+        accepted = true;
+        break;
+      }
+      // Minimum of the quadratic through f(0), f'(0) and f(step), kept within [0.1, 0.5] step.
+      const double q = -slope * step * step / (2 * (trial_loss - loss - slope * step));
+      step = std::clamp(std::isfinite(q) ? q : 0.5 * step, 0.1 * step, 0.5 * step);
+    }
+    if (!accepted) break;  // no decrease possible at this precision
+    std::vector<double> s(p), yv(p);
+    for (size_t i = 0; i < p; ++i) {
+      s[i] = trial[i] - theta[i];
+      yv[i] = trial_grad[i] - grad[i];
+    }
+    const double sy = Dot(s, yv);
+    theta.swap(trial);
+    grad.swap(trial_grad);
+    const double previous = loss;
+    loss = trial_loss;
+    if (sy > 1e-12 * Dot(yv, yv)) {
+      if (ss.size() == kPairs) {
+        ss.pop_front();
+        ys.pop_front();
+        rhos.pop_front();
+      }
+      ss.push_back(std::move(s));
+      ys.push_back(std::move(yv));
+      rhos.push_back(1.0 / sy);
+    }
+    // scipy's other test: relative decrease of the objective below factr * machine epsilon.
+    if ((previous - loss) / std::max({std::abs(previous), std::abs(loss), 1.0}) <
+        1e7 * std::numeric_limits<double>::epsilon()) {
+      ++iterations_;
+      converged_ = true;
+      break;
+    }
+  }
+  if (!converged_ && MaxAbs(grad) <= o.tol) converged_ = true;
+  coef_ = std::move(theta);
+  return Status::Ok();
+}
+
+std::vector<float> LogisticRegression::PredictProba(const Tensor& x,
+                                                    std::span<const int64_t> rows) const {
+  HONE_CHECK(x.rank() == 2 && x.dim(1) == features_);
+  const int64_t n = rows.empty() ? x.dim(0) : static_cast<int64_t>(rows.size());
+  const size_t um = static_cast<size_t>(outputs_), ud = static_cast<size_t>(features_);
+  std::vector<float> out(static_cast<size_t>(n) * static_cast<size_t>(classes_));
+  std::vector<double> z(um);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = rows.empty() ? i : rows[static_cast<size_t>(i)];
+    const float* xi = x.data<float>() + r * features_;
+    for (size_t c = 0; c < um; ++c) {
+      z[c] = coef_[ud * um + c];
+      for (size_t j = 0; j < ud; ++j) z[c] += xi[j] * coef_[c * ud + j];
+    }
+    float* o = out.data() + static_cast<size_t>(i) * static_cast<size_t>(classes_);
+    if (outputs_ == 1) {
+      const double p1 = 1.0 / (1.0 + std::exp(-z[0]));
+      o[0] = static_cast<float>(1.0 - p1);
+      o[1] = static_cast<float>(p1);
+    } else {
+      const double mx = *std::max_element(z.begin(), z.end());
+      double s = 0;
+      for (size_t c = 0; c < um; ++c) s += std::exp(z[c] - mx);
+      for (size_t c = 0; c < um; ++c) o[c] = static_cast<float>(std::exp(z[c] - mx) / s);
+    }
+  }
+  return out;
+}
+
+std::vector<int32_t> LogisticRegression::Predict(const Tensor& x,
+                                                 std::span<const int64_t> rows) const {
+  const std::vector<float> p = PredictProba(x, rows);
+  const size_t k = static_cast<size_t>(classes_);
+  std::vector<int32_t> out(p.size() / k);
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] =
+        static_cast<int32_t>(std::max_element(p.begin() + static_cast<std::ptrdiff_t>(i * k),
+                                              p.begin() + static_cast<std::ptrdiff_t>(i * k + k)) -
+                             (p.begin() + static_cast<std::ptrdiff_t>(i * k)));
+  return out;
+}
+
+void LogisticRegression::AppendOnnx(Graph& g, const std::string& input,
+                                    const std::string& probabilities,
+                                    const std::string& index) const {
+  GraphBuilder b(g, "logreg_");
+  const size_t um = static_cast<size_t>(outputs_), ud = static_cast<size_t>(features_);
+  std::vector<float> w(ud * um), bias(um);
+  for (size_t j = 0; j < ud; ++j)  // stored [outputs, features]; Gemm takes [features, outputs]
+    for (size_t c = 0; c < um; ++c) w[j * um + c] = static_cast<float>(coef_[c * ud + j]);
+  for (size_t c = 0; c < um; ++c) bias[c] = static_cast<float>(coef_[ud * um + c]);
+  const std::string logits =
+      b.Op("Gemm", {input, b.Floats("coef", w, {features_, outputs_}),
+                    b.Floats("intercept", bias, {static_cast<int64_t>(outputs_)})});
+  if (outputs_ == 1) {
+    const std::string p1 = b.Op("Sigmoid", {logits});
+    const std::string p0 = b.Op("Sub", {b.Floats("one", {1.f}, {}), p1});
+    GraphBuilder::SetInt(b.Add("Concat", {p0, p1}, {probabilities}), "axis", 1);
+  } else {
+    GraphBuilder::SetInt(b.Add("Softmax", {logits}, {probabilities}), "axis", 1);
+  }
+  Node& arg = b.Add("ArgMax", {probabilities}, {index});
+  GraphBuilder::SetInt(arg, "axis", 1);
+  GraphBuilder::SetInt(arg, "keepdims", 0);
+}
+
+}  // namespace hone::ml

@@ -1,0 +1,241 @@
+#include "ml/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+
+#include "core/errors.h"
+#include "ml/graph_builder.h"
+
+namespace hone::ml {
+
+namespace {
+
+// The target column as class indices (-1 where missing) and the class names, sorted.
+struct Target {
+  std::vector<int32_t> label;  // per table row
+  std::vector<std::string> names;
+  bool integers = false;
+};
+
+StatusOr<Target> ReadTarget(const Table& table, const std::string& name) {
+  const int ci = table.index(name);
+  if (ci < 0) {
+    std::string names;
+    for (const auto& c : table.columns) names += (names.empty() ? "" : ", ") + c.name;
+    return InvalidArgument("no target column '{}'; the columns are: {}", name, names);
+  }
+  const Column& c = table.columns[static_cast<size_t>(ci)];
+  Target t;
+  t.label.assign(static_cast<size_t>(table.rows), -1);
+  if (c.kind == ColumnKind::kNumeric) {
+    std::set<double> values;
+    for (double v : c.numbers)
+      if (!std::isnan(v)) values.insert(v);
+    t.integers = std::all_of(values.begin(), values.end(),
+                             [](double v) { return v == std::round(v) && std::abs(v) < 9e15; });
+    if (!t.integers && values.size() > 20)
+      return InvalidArgument(
+          "target '{}' has {} distinct non-integer values: that is regression, and hone fit "
+          "fits classifiers so far (logistic)",
+          name, values.size());
+    const std::vector<double> sorted(values.begin(), values.end());
+    for (double v : sorted)
+      t.names.push_back(t.integers ? fmt::format("{}", static_cast<int64_t>(v))
+                                   : fmt::format("{}", v));
+    for (size_t r = 0; r < c.numbers.size(); ++r)
+      if (!std::isnan(c.numbers[r]))
+        t.label[r] = static_cast<int32_t>(
+            std::lower_bound(sorted.begin(), sorted.end(), c.numbers[r]) - sorted.begin());
+  } else {
+    std::set<std::string> values;
+    for (size_t r = 0; r < c.strings.size(); ++r)
+      if (!c.missing[r]) values.insert(c.strings[r]);
+    t.names.assign(values.begin(), values.end());
+    for (size_t r = 0; r < c.strings.size(); ++r)
+      if (!c.missing[r])
+        t.label[r] = static_cast<int32_t>(
+            std::lower_bound(t.names.begin(), t.names.end(), c.strings[r]) - t.names.begin());
+  }
+  if (t.names.size() < 2)
+    return InvalidArgument("target '{}' has {} class(es); a classifier needs at least two", name,
+                           t.names.size());
+  return t;
+}
+
+// The options one candidate's parameters give.
+Status Apply(const Params& params, const FitOptions& base, PreprocessOptions& pre,
+             LogisticOptions& lr) {
+  pre = base.preprocess;
+  lr = base.logistic;
+  for (const auto& [k, v] : params) {
+    try {
+      if (k == "C") {
+        lr.c = std::stod(v);
+        if (!(lr.c > 0)) return InvalidArgument("C must be positive, got '{}'", v);
+      } else if (k == "max_iter") {
+        lr.max_iter = std::stoi(v);
+      } else if (k == "impute") {
+        HONE_ASSIGN_OR_RETURN(pre.numeric_impute, ImputeFromName(v));
+      } else if (k == "scale") {
+        HONE_ASSIGN_OR_RETURN(pre.scale, ScaleFromName(v));
+      } else {
+        return InvalidArgument("unknown parameter '{}' (logistic: C, max_iter, impute, scale)", k);
+      }
+    } catch (const std::exception&) {
+      return InvalidArgument("parameter {}: '{}' is not a number", k, v);
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<Pipeline> FitOne(const Table& table, const std::vector<std::string>& features,
+                          const Target& target, const std::vector<int64_t>& rows,
+                          const PreprocessOptions& pre, const LogisticOptions& lr) {
+  Pipeline p;
+  HONE_RETURN_IF_ERROR(p.preprocess.Fit(table, features, pre, rows));
+  HONE_ASSIGN_OR_RETURN(Tensor x, p.preprocess.Transform(table, rows));
+  std::vector<int32_t> y(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) y[i] = target.label[static_cast<size_t>(rows[i])];
+  HONE_RETURN_IF_ERROR(p.model.Fit(x, y, static_cast<int>(target.names.size()), lr));
+  p.class_names = target.names;
+  p.integer_classes = target.integers;
+  return p;
+}
+
+double Accuracy(const std::vector<int32_t>& predicted, const Target& target,
+                const std::vector<int64_t>& rows) {
+  int64_t right = 0;
+  for (size_t i = 0; i < rows.size(); ++i)
+    right += predicted[i] == target.label[static_cast<size_t>(rows[i])];
+  return rows.empty() ? 0.0 : static_cast<double>(right) / static_cast<double>(rows.size());
+}
+
+}  // namespace
+
+StatusOr<std::vector<int32_t>> Pipeline::Predict(const Table& table,
+                                                 std::span<const int64_t> rows) const {
+  HONE_ASSIGN_OR_RETURN(Tensor x, preprocess.Transform(table, rows));
+  return model.Predict(x);
+}
+
+Model Pipeline::ToOnnx() const {
+  Model m;
+  m.ir_version = 8;
+  m.opsets[""] = 13;
+  m.opsets["ai.onnx.ml"] = 3;
+  m.producer_name = "hone";
+  Graph& g = m.graph;
+  g.name = "hone_fit";
+  preprocess.AppendOnnx(g, "features");
+  model.AppendOnnx(g, "features", "probabilities", "class_index");
+  GraphBuilder b(g, "out_");
+  const int64_t k = static_cast<int64_t>(class_names.size());
+  std::string classes;
+  if (integer_classes) {
+    std::vector<int64_t> v;
+    for (const auto& s : class_names) v.push_back(std::stoll(s));
+    classes = b.Ints("classes", v, {k});
+  } else {
+    classes = b.Strings("classes", class_names, {k});
+  }
+  b.Add("Gather", {classes, "class_index"}, {"label"});
+  ValueInfo label;
+  label.name = "label";
+  label.dtype = integer_classes ? DataType::kInt64 : DataType::kString;
+  label.has_shape = true;
+  label.shape = {Dim{-1, "N"}};
+  ValueInfo probs;
+  probs.name = "probabilities";
+  probs.dtype = DataType::kFloat32;
+  probs.has_shape = true;
+  probs.shape = {Dim{-1, "N"}, Dim{k, ""}};
+  g.outputs = {label, probs};
+  return m;
+}
+
+StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (o.model != "logistic" && o.model != "auto")
+    return InvalidArgument("model '{}' is not available yet (logistic, auto)", o.model);
+  HONE_ASSIGN_OR_RETURN(Target target, ReadTarget(table, o.target));
+  std::vector<std::string> features = o.features;
+  if (features.empty())
+    for (const auto& c : table.columns)
+      if (c.name != o.target) features.push_back(c.name);
+  for (const auto& f : features) {
+    if (f == o.target) return InvalidArgument("the target '{}' is also a feature", f);
+    if (table.index(f) < 0) return InvalidArgument("no feature column '{}'", f);
+  }
+  if (features.empty()) return InvalidArgument("no feature columns besides the target");
+  FitResult result;
+  std::vector<int64_t> valid;
+  for (int64_t r = 0; r < table.rows; ++r)
+    if (target.label[static_cast<size_t>(r)] >= 0) valid.push_back(r);
+  if (static_cast<int64_t>(valid.size()) < table.rows)
+    result.warnings.push_back(fmt::format("{} row(s) with a missing target were left out",
+                                          table.rows - static_cast<int64_t>(valid.size())));
+  std::vector<int64_t> train = valid, test;
+  if (o.test_size > 0) {
+    if (o.test_size >= 1)
+      return InvalidArgument("--test-size must be below 1, got {}", o.test_size);
+    std::vector<int32_t> labels;
+    for (int64_t r : valid) labels.push_back(target.label[static_cast<size_t>(r)]);
+    const Fold split =
+        TrainTestSplit(static_cast<int64_t>(valid.size()), o.test_size, o.seed, &labels);
+    train.clear();
+    for (int64_t i : split.train) train.push_back(valid[static_cast<size_t>(i)]);
+    for (int64_t i : split.test) test.push_back(valid[static_cast<size_t>(i)]);
+  }
+  std::vector<int32_t> train_labels;
+  for (int64_t r : train) train_labels.push_back(target.label[static_cast<size_t>(r)]);
+  HONE_ASSIGN_OR_RETURN(std::vector<Fold> folds, StratifiedKFold(train, train_labels, o.cv));
+  const std::vector<Params> candidates =
+      Grid(o.grid.empty()
+               ? std::vector<std::pair<std::string, std::vector<std::string>>>{{"C",
+                                                                                {"0.01", "0.1", "1",
+                                                                                 "10", "100"}}}
+               : o.grid);
+  for (const Params& p : candidates) {  // bad parameters fail before any fitting
+    PreprocessOptions pre;
+    LogisticOptions lr;
+    HONE_RETURN_IF_ERROR(Apply(p, o, pre, lr));
+  }
+  SearchOptions so;
+  so.threads = o.threads;
+  so.progress = o.progress;
+  HONE_ASSIGN_OR_RETURN(
+      result.candidates,
+      Search(
+          candidates, folds,
+          [&](const Params& params, const Fold& fold) -> StatusOr<double> {
+            PreprocessOptions pre;
+            LogisticOptions lr;
+            HONE_RETURN_IF_ERROR(Apply(params, o, pre, lr));
+            HONE_ASSIGN_OR_RETURN(Pipeline p, FitOne(table, features, target, fold.train, pre, lr));
+            HONE_ASSIGN_OR_RETURN(std::vector<int32_t> pred, p.Predict(table, fold.test));
+            return Accuracy(pred, target, fold.test);
+          },
+          so));
+  const CandidateResult& best = *std::find_if(result.candidates.begin(), result.candidates.end(),
+                                              [](const CandidateResult& c) { return c.rank == 1; });
+  result.best = best.params;
+  result.best_cv_score = best.mean_score;
+  PreprocessOptions pre;
+  LogisticOptions lr;
+  HONE_RETURN_IF_ERROR(Apply(best.params, o, pre, lr));
+  HONE_ASSIGN_OR_RETURN(result.pipeline, FitOne(table, features, target, train, pre, lr));
+  for (const auto& w : result.pipeline.preprocess.warnings()) result.warnings.push_back(w);
+  if (!test.empty()) {
+    HONE_ASSIGN_OR_RETURN(std::vector<int32_t> pred, result.pipeline.Predict(table, test));
+    result.test_score = Accuracy(pred, target, test);
+  }
+  result.train_rows = static_cast<int64_t>(train.size());
+  result.test_rows = static_cast<int64_t>(test.size());
+  result.test_row_indices = test;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace hone::ml

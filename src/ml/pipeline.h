@@ -1,0 +1,71 @@
+// hone fit's engine: a table and a target column in, a fitted pipeline (preprocessing + model)
+// out, chosen by cross-validated search, exportable as one ONNX graph that hone and ONNX
+// Runtime both run.
+//
+//   ml::FitOptions o;
+//   o.target = "label";
+//   o.grid = {{"C", {"0.1", "1", "10"}}};
+//   HONE_ASSIGN_OR_RETURN(ml::FitResult r, ml::FitPipeline(table, o));
+//   Model m = r.pipeline.ToOnnx();   // inputs "numeric" / "categorical" -> "label",
+//   "probabilities"
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "hone/status.h"
+#include "ir/graph.h"
+#include "ml/logistic.h"
+#include "ml/model_selection.h"
+#include "ml/preprocess.h"
+#include "ml/table.h"
+
+namespace hone::ml {
+
+struct FitOptions {
+  std::string target;
+  std::vector<std::string> features;  // empty: every column but the target
+  std::string model = "logistic";     // logistic (auto picks it for classification)
+  PreprocessOptions preprocess;
+  LogisticOptions logistic;
+  // Searched parameters: C, max_iter (the model), impute, scale (numeric preprocessing). Empty:
+  // C over 0.01, 0.1, 1, 10, 100.
+  std::vector<std::pair<std::string, std::vector<std::string>>> grid;
+  int cv = 5;                              // stratified folds
+  double test_size = 0.2;                  // held-out fraction (stratified); 0: none
+  uint64_t seed = 0;                       // for the held-out split
+  int threads = 1;                         // parallel fits
+  std::function<void(int, int)> progress;  // (fits done, total)
+};
+
+// The fitted pipeline: preprocessing, model, and the class labels the model's indices stand for.
+struct Pipeline {
+  Preprocessor preprocess;
+  LogisticRegression model;
+  std::vector<std::string> class_names;  // as they read in the data
+  bool integer_classes = false;          // the target was integral numbers: labels are int64
+  // Class index per row of `table` (rows: all when empty).
+  StatusOr<std::vector<int32_t>> Predict(const Table& table,
+                                         std::span<const int64_t> rows = {}) const;
+  // Graph inputs as Preprocessor::AppendOnnx; outputs "label" ([N] int64 or string) and
+  // "probabilities" (float32 [N, classes], columns in class_names order).
+  Model ToOnnx() const;
+};
+
+struct FitResult {
+  Pipeline pipeline;
+  std::vector<CandidateResult> candidates;
+  Params best;
+  double best_cv_score = 0;
+  double test_score = -1;  // accuracy on the held-out rows (-1 without them)
+  int64_t train_rows = 0, test_rows = 0;
+  std::vector<int64_t> test_row_indices;
+  std::vector<std::string> warnings;  // dropped rows, all-missing columns
+  double seconds = 0;                 // search and refit
+};
+
+StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& options);
+
+}  // namespace hone::ml

@@ -1,0 +1,253 @@
+// hone fit's parts (src/ml): preprocessing, folds, logistic regression against scikit-learn's
+// results, the search, and the exported pipeline running in a hone Session with the same
+// predictions.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "hone/hone.h"
+#include "ir/onnx_export.h"
+#include "ml/logistic.h"
+#include "ml/model_selection.h"
+#include "ml/pipeline.h"
+#include "ml/preprocess.h"
+#include "ml/table.h"
+
+namespace hone::ml {
+namespace {
+
+Table Csv(const std::string& text) {
+  auto t = ParseCsv(text);
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
+  return t.ok() ? *t : Table{};
+}
+
+TEST(Preprocess, ImputesScalesAndEncodes) {
+  const Table t = Csv("a,b,c\n1,x,5\n,y,5\n3,,5\n4,x,5\n");
+  Preprocessor p;
+  ASSERT_TRUE(p.Fit(t, {"a", "b", "c"}, {}).ok());
+  // a: mean of {1, 3, 4} fills the gap; b: "x" (most frequent) fills, categories x, y.
+  EXPECT_EQ(p.feature_names(), (std::vector<std::string>{"a", "c", "b=x", "b=y"}));
+  auto x = p.Transform(t);
+  ASSERT_TRUE(x.ok());
+  const float* v = x->data<float>();
+  const double mean = (1 + 8.0 / 3 + 3 + 4) / 4;
+  double var = 0;
+  for (double a : {1.0, 8.0 / 3, 3.0, 4.0}) var += (a - mean) * (a - mean) / 4;
+  EXPECT_NEAR(v[0], (1 - mean) / std::sqrt(var), 1e-5);
+  EXPECT_NEAR(v[4], (8.0 / 3 - mean) / std::sqrt(var), 1e-5);
+  EXPECT_EQ(v[1], 0.f);  // constant column: centred, scale 1
+  EXPECT_EQ(v[2], 1.f);  // row 0: b = x
+  EXPECT_EQ(v[3], 0.f);
+  EXPECT_EQ(v[2 * 4 + 2], 1.f);  // row 2: b missing -> x
+  // A category not seen in training encodes as zeros.
+  const Table unseen = Csv("a,b,c\n2,z,5\n");
+  auto u = p.Transform(unseen);
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->data<float>()[2], 0.f);
+  EXPECT_EQ(u->data<float>()[3], 0.f);
+}
+
+TEST(Preprocess, MedianMinMaxAndAllMissing) {
+  const Table t = Csv("a,b,gone\n1,p,\n2,q,\n10,q,\n,p,\n");
+  PreprocessOptions o;
+  o.numeric_impute = Impute::kMedian;
+  o.scale = Scale::kMinMax;
+  Preprocessor p;
+  ASSERT_TRUE(p.Fit(t, {"a", "gone"}, o).ok());
+  ASSERT_EQ(p.warnings().size(), 1u);
+  EXPECT_NE(p.warnings()[0].find("gone"), std::string::npos);
+  auto x = p.Transform(t);
+  ASSERT_TRUE(x.ok());
+  const float* v = x->data<float>();
+  EXPECT_FLOAT_EQ(v[3 * 2], (2 - 1) / 9.f);  // missing -> median 2, min-max over [1, 10]
+  EXPECT_FLOAT_EQ(v[2 * 2], 1.f);
+  for (int r = 0; r < 4; ++r) EXPECT_EQ(v[r * 2 + 1], 0.f);  // the all-missing column
+}
+
+TEST(Preprocess, ClearErrors) {
+  const Table t = Csv("a,b\n1,x\n");
+  Preprocessor p;
+  Status s = p.Fit(t, {"a", "nope"}, {});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("nope"), std::string::npos);
+  ASSERT_TRUE(p.Fit(t, {"a", "b"}, {}).ok());
+  auto x = p.Transform(Csv("a\n1\n"));
+  ASSERT_FALSE(x.ok());
+  EXPECT_NE(x.status().message().find("'b'"), std::string::npos);
+}
+
+TEST(Folds, StratifiedMatchesScikitLearn) {
+  // scikit-learn 1.2: StratifiedKFold(3).split(zeros(16), y) test folds.
+  const std::vector<int32_t> y = {1, 0, 0, 0, 2, 0, 0, 1, 1, 0, 0, 0, 2, 2, 0, 1};
+  std::vector<int64_t> rows(y.size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i);
+  auto folds = StratifiedKFold(rows, y, 3);
+  ASSERT_TRUE(folds.ok()) << folds.status().ToString();
+  ASSERT_EQ(folds->size(), 3u);
+  EXPECT_EQ((*folds)[0].test, (std::vector<int64_t>{0, 1, 2, 3, 4, 7}));
+  EXPECT_EQ((*folds)[1].test, (std::vector<int64_t>{5, 6, 8, 9, 12}));
+  EXPECT_EQ((*folds)[2].test, (std::vector<int64_t>{10, 11, 13, 14, 15}));
+  EXPECT_EQ((*folds)[1].train.size() + (*folds)[1].test.size(), y.size());
+  EXPECT_FALSE(StratifiedKFold(rows, y, 1).ok());
+  const auto k = KFold(rows, 3);  // 6, 5, 5 rows
+  EXPECT_EQ(k[0].test.size(), 6u);
+  EXPECT_EQ(k[2].test.front(), 11);
+}
+
+Tensor Matrix(const std::vector<std::vector<float>>& rows) {
+  Tensor t = Tensor::Empty(DataType::kFloat32, {static_cast<int64_t>(rows.size()),
+                                                static_cast<int64_t>(rows[0].size())});
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::copy(rows[i].begin(), rows[i].end(), t.data<float>() + i * rows[0].size());
+  return t;
+}
+
+const std::vector<std::vector<float>> kX = {{0.5, 1.0},   {1.5, -0.5}, {-1.0, 0.3}, {2.0, 2.0},
+                                            {-0.3, -1.2}, {0.8, 0.1},  {-1.5, 1.1}, {0.2, -0.7},
+                                            {1.1, 0.9},   {-0.6, -0.2}};
+
+TEST(Logistic, BinaryMatchesScikitLearn) {
+  // LogisticRegression(C=0.5, tol=1e-8).fit(X, y).predict_proba(X)[:, 1]
+  const std::vector<int32_t> y = {1, 1, 0, 1, 0, 1, 0, 0, 1, 0};
+  const std::vector<float> want = {0.648433, 0.716781, 0.230572, 0.928637, 0.233542,
+                                   0.622992, 0.207424, 0.386677, 0.76244,  0.262501};
+  LogisticRegression lr;
+  LogisticOptions o;
+  o.c = 0.5;
+  o.tol = 1e-8;
+  ASSERT_TRUE(lr.Fit(Matrix(kX), y, 2, o).ok());
+  const auto p = lr.PredictProba(Matrix(kX));
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(p[2 * i + 1], want[i], 2e-5) << i;
+}
+
+TEST(Logistic, MultinomialMatchesScikitLearn) {
+  const std::vector<int32_t> y = {0, 1, 2, 1, 0, 2, 2, 0, 1, 2};
+  const std::vector<std::vector<float>> want = {
+      {0.256613, 0.286623, 0.456764}, {0.301253, 0.630878, 0.067869},
+      {0.213917, 0.011029, 0.775054}, {0.031082, 0.934261, 0.034657},
+      {0.606084, 0.035046, 0.35887},  {0.378912, 0.369124, 0.251963},
+      {0.08588, 0.003353, 0.910767},  {0.563275, 0.110101, 0.326624},
+      {0.204554, 0.594043, 0.201402}, {0.358427, 0.025545, 0.616028}};
+  LogisticRegression lr;
+  LogisticOptions o;
+  o.c = 2.0;
+  o.tol = 1e-8;
+  ASSERT_TRUE(lr.Fit(Matrix(kX), y, 3, o).ok());
+  EXPECT_TRUE(lr.converged());
+  const auto p = lr.PredictProba(Matrix(kX));
+  for (size_t i = 0; i < want.size(); ++i)
+    for (size_t c = 0; c < 3; ++c) EXPECT_NEAR(p[3 * i + c], want[i][c], 2e-5) << i << "," << c;
+  EXPECT_FALSE(lr.Fit(Matrix(kX), y, 3, LogisticOptions{-1.0}).ok());  // C must be positive
+}
+
+// 600 rows: two numeric columns (one with gaps), a string column, a binary target.
+Table Mixed(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> z;
+  const char* cities[] = {"north", "south", "east", "west"};
+  std::string csv = "x1,x2,city,y\n";
+  for (int i = 0; i < 600; ++i) {
+    const double a = z(rng), b = 3 * z(rng);
+    const int c = static_cast<int>(rng() % 4);
+    const double logit = 1.5 * a - 0.4 * b + (c == 1 ? 1.0 : -0.5);
+    const int y = std::uniform_real_distribution<double>(0, 1)(rng) < 1 / (1 + std::exp(-logit));
+    csv += (i % 17 == 3 ? std::string() : fmt::format("{}", a)) + "," + fmt::format("{}", b) + "," +
+           (i % 29 == 5 ? "" : cities[c]) + "," + (y ? "yes" : "no") + "\n";
+  }
+  return Csv(csv);
+}
+
+TEST(FitPipeline, SearchesAndExportsWhatHoneRunsIdentically) {
+  const Table t = Mixed(7);
+  FitOptions o;
+  o.target = "y";
+  o.grid = {{"C", {"0.01", "1"}}, {"scale", {"standard", "minmax"}}};
+  o.threads = 2;
+  int progress = 0;
+  o.progress = [&](int done, int total) {
+    EXPECT_EQ(total, 4 * 5);
+    progress = done;
+  };
+  auto r = FitPipeline(t, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(progress, 20);
+  ASSERT_EQ(r->candidates.size(), 4u);
+  EXPECT_EQ(r->pipeline.class_names, (std::vector<std::string>{"no", "yes"}));
+  EXPECT_GT(r->best_cv_score, 0.7);
+  EXPECT_GT(r->test_score, 0.7);
+  EXPECT_EQ(r->test_rows, 120);
+  int best = 0;
+  for (const auto& c : r->candidates) {
+    best += c.rank == 1;
+    EXPECT_EQ(c.fold_scores.size(), 5u);
+    EXPECT_LE(c.mean_score, r->best_cv_score);
+  }
+  EXPECT_EQ(best, 1);
+
+  // The exported graph, run by a hone Session, predicts what the pipeline predicts, including
+  // for a category never seen in training and missing cells.
+  auto bytes = ExportOnnxModel(r->pipeline.ToOnnx());
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  auto session = Session::FromBytes(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()));
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  Table test = Mixed(8);
+  test.columns[2].strings[0] = "atlantis";  // unseen
+  test.columns[2].missing[0] = false;
+  const int64_t n = test.rows;
+  Tensor num = Tensor::Empty(DataType::kFloat32, {n, 2});
+  Tensor cat = Tensor::Empty(DataType::kString, {n, 1});
+  for (int64_t i = 0; i < n; ++i) {
+    num.data<float>()[2 * i] = static_cast<float>(test.columns[0].numbers[static_cast<size_t>(i)]);
+    num.data<float>()[2 * i + 1] =
+        static_cast<float>(test.columns[1].numbers[static_cast<size_t>(i)]);
+    if (!test.columns[2].missing[static_cast<size_t>(i)])
+      cat.data<std::string>()[i] = test.columns[2].strings[static_cast<size_t>(i)];
+  }
+  auto out = (*session)->Run({{"numeric", num}, {"categorical", cat}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  auto want = r->pipeline.Predict(test);
+  ASSERT_TRUE(want.ok());
+  const Tensor& label = (*out)[0].tensor;
+  ASSERT_EQ(label.dtype(), DataType::kString);
+  ASSERT_EQ(label.numel(), n);
+  int64_t same = 0;
+  for (int64_t i = 0; i < n; ++i)
+    same += label.data<std::string>()[i] ==
+            r->pipeline.class_names[static_cast<size_t>((*want)[static_cast<size_t>(i)])];
+  EXPECT_EQ(same, n);
+}
+
+TEST(FitPipeline, BadInputGetsClearErrors) {
+  const Table t = Mixed(1);
+  FitOptions o;
+  o.target = "nope";
+  auto r = FitPipeline(t, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("no target column 'nope'"), std::string::npos);
+  o.target = "y";
+  o.grid = {{"gamma", {"1"}}};
+  r = FitPipeline(t, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown parameter 'gamma'"), std::string::npos);
+  o.grid = {{"C", {"abc"}}};
+  r = FitPipeline(t, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("not a number"), std::string::npos);
+  // A ragged CSV is an error naming the line.
+  auto ragged = ParseCsv("a,b\n1,2\n3\n");
+  ASSERT_FALSE(ragged.ok());
+  EXPECT_NE(ragged.status().message().find("line 3"), std::string::npos);
+  // One class only.
+  const Table single = Csv("a,y\n1,k\n2,k\n3,k\n");
+  o.grid.clear();
+  r = FitPipeline(single, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("at least two"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hone::ml

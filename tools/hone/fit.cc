@@ -1,0 +1,179 @@
+// hone fit DATA.csv --target COL: a preprocessing + model pipeline chosen by cross-validated
+// search, written as one ONNX model (src/ml/pipeline.h).
+#include <fmt/format.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "cli.h"
+#include "core/errors.h"
+#include "ir/onnx_export.h"
+#include "ml/pipeline.h"
+#include "ml/table.h"
+
+namespace hone::cli {
+
+namespace {
+
+std::string ParamsText(const ml::Params& p) {
+  std::string s;
+  for (const auto& [k, v] : p) s += (s.empty() ? "" : " ") + k + "=" + v;
+  return s;
+}
+
+std::string ReportJson(const ml::FitResult& r, const std::string& data, const std::string& target,
+                       const std::string& model, int cv) {
+  std::string s = "{";
+  s += fmt::format("\"data\": {}, \"target\": {}, \"model\": {}, \"cv\": {}, ", JsonString(data),
+                   JsonString(target), JsonString(model), cv);
+  s += fmt::format("\"train_rows\": {}, \"test_rows\": {}, ", r.train_rows, r.test_rows);
+  s += "\"classes\": [";
+  for (size_t i = 0; i < r.pipeline.class_names.size(); ++i)
+    s += (i ? ", " : "") + JsonString(r.pipeline.class_names[i]);
+  s += "], \"features\": [";
+  const auto names = r.pipeline.preprocess.feature_names();
+  for (size_t i = 0; i < names.size(); ++i) s += (i ? ", " : "") + JsonString(names[i]);
+  s += "], \"best_params\": {";
+  size_t i = 0;
+  for (const auto& [k, v] : r.best) s += (i++ ? ", " : "") + JsonString(k) + ": " + JsonString(v);
+  s += fmt::format("}}, \"best_cv_score\": {:.6f}, ", r.best_cv_score);
+  if (r.test_score >= 0) s += fmt::format("\"test_score\": {:.6f}, ", r.test_score);
+  s += fmt::format("\"seconds\": {:.3f}, \"candidates\": [", r.seconds);
+  for (size_t c = 0; c < r.candidates.size(); ++c) {
+    const ml::CandidateResult& cr = r.candidates[c];
+    s += c ? ", {" : "{";
+    s += "\"params\": {";
+    size_t j = 0;
+    for (const auto& [k, v] : cr.params)
+      s += (j++ ? ", " : "") + JsonString(k) + ": " + JsonString(v);
+    s += fmt::format(
+        "}}, \"mean_score\": {:.6f}, \"std_score\": {:.6f}, \"mean_fit_seconds\": {:.6f}, "
+        "\"rank\": {}, \"fold_scores\": [{:.6f}]}}",
+        cr.mean_score, cr.std_score, cr.mean_fit_seconds, cr.rank, fmt::join(cr.fold_scores, ", "));
+  }
+  s += "], \"warnings\": [";
+  for (size_t w = 0; w < r.warnings.size(); ++w) s += (w ? ", " : "") + JsonString(r.warnings[w]);
+  return s + "]}";
+}
+
+}  // namespace
+
+Runner SetupFit(CLI::App& app) {
+  struct Opts {
+    std::string data, target, model = "auto", search = "grid", out, report;
+    std::vector<std::string> params, features;
+    std::string impute = "mean", scale = "standard";
+    int cv = 5, threads = 0;
+    double test_size = 0.2;
+    uint64_t seed = 0;
+    bool quiet = false, json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("data", o->data, "training data: a .csv file with a header row")->required();
+  app.add_option("--target", o->target, "the column to predict")->required();
+  app.add_option("--model", o->model, "logistic, or auto (logistic for classification)")
+      ->capture_default_str();
+  app.add_option("--search", o->search, "grid (every combination of the --param values)")
+      ->capture_default_str();
+  app.add_option("--param", o->params,
+                 "NAME=V1,V2,...: values to search (C, max_iter; impute: "
+                 "mean|median|most_frequent|constant; scale: standard|minmax|none). Default: "
+                 "C=0.01,0.1,1,10,100");
+  app.add_option("--features", o->features, "columns to use (default: all but the target)")
+      ->delimiter(',');
+  app.add_option("--impute", o->impute, "numeric missing values: mean, median, most_frequent")
+      ->capture_default_str();
+  app.add_option("--scale", o->scale, "numeric scaling: standard, minmax, none")
+      ->capture_default_str();
+  app.add_option("--cv", o->cv, "stratified cross-validation folds")->capture_default_str();
+  app.add_option("--test-size", o->test_size,
+                 "fraction of rows held out (stratified) to score the refit model; 0: none")
+      ->capture_default_str();
+  app.add_option("--seed", o->seed, "seed of the held-out split")->capture_default_str();
+  app.add_option("-o,--output", o->out, "write the fitted pipeline here as ONNX");
+  app.add_option("--report", o->report,
+                 "write every candidate's scores, the best parameters and the test score as JSON");
+  app.add_option("--threads", o->threads, "parallel fits (0 = one per core)")
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", o->quiet, "no progress bar");
+  app.add_flag("--json", o->json, "print the report as JSON instead of the table");
+  return [o]() -> int {
+    if (o->search != "grid")
+      return Fail(InvalidArgument("--search {} is not available yet (grid)", o->search));
+    auto table = ml::ReadCsv(o->data);
+    if (!table.ok()) return Fail(table.status());
+    ml::FitOptions fo;
+    fo.target = o->target;
+    fo.features = o->features;
+    fo.model = o->model;
+    auto impute = ml::ImputeFromName(o->impute);
+    if (!impute.ok()) return Fail(impute.status());
+    auto scale = ml::ScaleFromName(o->scale);
+    if (!scale.ok()) return Fail(scale.status());
+    fo.preprocess.numeric_impute = *impute;
+    fo.preprocess.scale = *scale;
+    for (const std::string& p : o->params) {
+      const size_t eq = p.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == p.size())
+        return Fail(InvalidArgument("--param takes NAME=V1,V2,..., got '{}'", p));
+      std::vector<std::string> values;
+      size_t start = eq + 1;
+      while (start <= p.size()) {
+        const size_t comma = std::min(p.find(',', start), p.size());
+        values.push_back(p.substr(start, comma - start));
+        start = comma + 1;
+      }
+      fo.grid.emplace_back(p.substr(0, eq), values);
+    }
+    fo.cv = o->cv;
+    fo.test_size = o->test_size;
+    fo.seed = o->seed;
+    fo.threads = o->threads > 0
+                     ? o->threads
+                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!o->quiet)
+      fo.progress = [t0](int done, int total) {
+        PrintProgress(done, total, "fits", "",
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      };
+    auto r = ml::FitPipeline(*table, fo);
+    if (!r.ok()) return Fail(r.status().WithContext(o->data));
+    const std::string json = ReportJson(*r, o->data, o->target, "logistic", o->cv);
+    if (!o->report.empty())
+      if (Status s = WriteFile(o->report, json + "\n"); !s.ok()) return Fail(s);
+    if (!o->out.empty()) {
+      auto bytes = ExportOnnxModel(r->pipeline.ToOnnx());
+      if (!bytes.ok()) return Fail(bytes.status());
+      if (Status s = WriteFile(o->out, *bytes); !s.ok()) return Fail(s);
+    }
+    for (const auto& w : r->warnings) std::fprintf(stderr, "hone: warning: %s\n", w.c_str());
+    if (o->json) {
+      fmt::print("{}\n", json);
+      return 0;
+    }
+    fmt::print("{} training rows, {} held out; {} classes; {} features; {}-fold CV\n",
+               r->train_rows, r->test_rows, r->pipeline.class_names.size(),
+               r->pipeline.preprocess.features(), o->cv);
+    fmt::print("{:>4}  {:>10}  {:>8}  {:>9}  {}\n", "rank", "mean score", "std", "fit s", "params");
+    for (const auto& c : r->candidates)
+      fmt::print("{:>4}  {:>10.4f}  {:>8.4f}  {:>9.4f}  {}\n", c.rank, c.mean_score, c.std_score,
+                 c.mean_fit_seconds, ParamsText(c.params));
+    fmt::print("best: {} (CV accuracy {:.4f})", ParamsText(r->best), r->best_cv_score);
+    if (r->test_score >= 0) fmt::print(", held-out accuracy {:.4f}", r->test_score);
+    fmt::print("; {:.2f} s\n", r->seconds);
+    if (!o->out.empty())
+      fmt::print("wrote {} (inputs: {}{}{})\n", o->out,
+                 r->pipeline.preprocess.numeric_columns().empty() ? "" : "numeric",
+                 !r->pipeline.preprocess.numeric_columns().empty() &&
+                         !r->pipeline.preprocess.string_columns().empty()
+                     ? ", "
+                     : "",
+                 r->pipeline.preprocess.string_columns().empty() ? "" : "categorical");
+    if (!o->report.empty()) fmt::print("wrote {}\n", o->report);
+    return 0;
+  };
+}
+
+}  // namespace hone::cli
