@@ -16,6 +16,14 @@ namespace hone::cli {
 
 namespace {
 
+// A CSV cell, quoted when it holds a comma, quote or line break.
+std::string CsvCell(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string q = "\"";
+  for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
 std::string ParamsText(const ml::Params& p) {
   std::string s;
   for (const auto& [k, v] : p) s += (s.empty() ? "" : " ") + k + "=" + v;
@@ -34,6 +42,12 @@ std::string ReportJson(const ml::FitResult& r, const std::string& data, const st
   s += "], \"features\": [";
   const auto names = r.pipeline.preprocess.feature_names();
   for (size_t i = 0; i < names.size(); ++i) s += (i ? ", " : "") + JsonString(names[i]);
+  s += "], \"numeric_columns\": [";
+  const auto& num = r.pipeline.preprocess.numeric_columns();
+  for (size_t i = 0; i < num.size(); ++i) s += (i ? ", " : "") + JsonString(num[i]);
+  s += "], \"string_columns\": [";
+  const auto& str = r.pipeline.preprocess.string_columns();
+  for (size_t i = 0; i < str.size(); ++i) s += (i ? ", " : "") + JsonString(str[i]);
   s += "], \"best_params\": {";
   size_t i = 0;
   for (const auto& [k, v] : r.best) s += (i++ ? ", " : "") + JsonString(k) + ": " + JsonString(v);
@@ -61,7 +75,7 @@ std::string ReportJson(const ml::FitResult& r, const std::string& data, const st
 
 Runner SetupFit(CLI::App& app) {
   struct Opts {
-    std::string data, target, model = "auto", search = "grid", out, report;
+    std::string data, target, model = "auto", search = "grid", out, report, predictions;
     std::vector<std::string> params, features;
     std::string impute = "mean", scale = "standard";
     int cv = 5, threads = 0;
@@ -94,6 +108,9 @@ Runner SetupFit(CLI::App& app) {
   app.add_option("-o,--output", o->out, "write the fitted pipeline here as ONNX");
   app.add_option("--report", o->report,
                  "write every candidate's scores, the best parameters and the test score as JSON");
+  app.add_option("--predictions", o->predictions,
+                 "write the refit pipeline's label for each held-out row (every row without "
+                 "--test-size) as CSV: row (0-based data row), label");
   app.add_option("--threads", o->threads, "parallel fits (0 = one per core)")
       ->capture_default_str();
   app.add_flag("-q,--quiet", o->quiet, "no progress bar");
@@ -147,6 +164,18 @@ Runner SetupFit(CLI::App& app) {
       auto bytes = ExportOnnxModel(r->pipeline.ToOnnx());
       if (!bytes.ok()) return Fail(bytes.status());
       if (Status s = WriteFile(o->out, *bytes); !s.ok()) return Fail(s);
+    }
+    if (!o->predictions.empty()) {
+      std::vector<int64_t> rows = r->test_row_indices;
+      if (rows.empty())
+        for (int64_t i = 0; i < table->rows; ++i) rows.push_back(i);
+      auto pred = r->pipeline.Predict(*table, rows);
+      if (!pred.ok()) return Fail(pred.status());
+      std::string csv = "row,label\n";
+      for (size_t i = 0; i < rows.size(); ++i)
+        csv += fmt::format("{},{}\n", rows[i],
+                           CsvCell(r->pipeline.class_names[static_cast<size_t>((*pred)[i])]));
+      if (Status s = WriteFile(o->predictions, csv); !s.ok()) return Fail(s);
     }
     for (const auto& w : r->warnings) std::fprintf(stderr, "hone: warning: %s\n", w.c_str());
     if (o->json) {

@@ -1,0 +1,25 @@
+#!/bin/sh
+# `hone fit` on the mixed CSV (bench/ml/make_data.py): the exported pipeline must run in ONNX
+# Runtime with the labels hone predicts for every held-out row (bench/peer/ort_fit_check.js).
+# Skips (77) when onnxruntime-node or scikit-learn (for the generator) is missing.
+set -eu
+HONE=$1
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+if [ ! -d "$ROOT/bench/peer/node_modules/onnxruntime-node" ] || ! command -v node >/dev/null; then
+  echo "skipped: onnxruntime-node is not installed (cd bench/peer && npm ci)"; exit 77
+fi
+if ! /usr/bin/python3 -c "import sklearn" 2>/dev/null; then
+  echo "skipped: python3-sklearn is not installed"; exit 77
+fi
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+/usr/bin/python3 "$ROOT/bench/ml/make_data.py" "$TMP" > /dev/null
+"$HONE" fit "$TMP/mixed.csv" --target churn --param C=0.1,1 --cv 3 -q -o "$TMP/mixed.onnx" \
+  --report "$TMP/report.json" --predictions "$TMP/pred.csv" > /dev/null
+node "$ROOT/bench/peer/ort_fit_check.js" "$TMP/mixed.onnx" "$TMP/mixed.csv" "$TMP/report.json" \
+  "$TMP/pred.csv"
+# The digits (integer labels, numbers only) too.
+"$HONE" fit "$TMP/digits.csv" --target target --param C=0.1 --cv 3 -q -o "$TMP/digits.onnx" \
+  --report "$TMP/digits.json" --predictions "$TMP/digits_pred.csv" > /dev/null
+node "$ROOT/bench/peer/ort_fit_check.js" "$TMP/digits.onnx" "$TMP/digits.csv" "$TMP/digits.json" \
+  "$TMP/digits_pred.csv"
