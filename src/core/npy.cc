@@ -2,6 +2,7 @@
 // Spec: numpy/lib/format.py ("NEP 1").
 #include "hone/npy.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -82,6 +83,18 @@ StatusOr<Tensor> ParseNpy(const std::string& bytes, const std::string& what) {
   if (end == std::string_view::npos) return InvalidArgument("{}: malformed descr", what);
   std::string_view code = descr->substr(1, end - 1);
   std::optional<DataType> dtype;
+  // Fixed-width text: '<U8' (UTF-32, 8 code points) or '|S8' (8 bytes), NUL-padded.
+  size_t text_width = 0, text_unit = 0;
+  if (code.size() > 2 && (code.substr(0, 2) == "<U" || code.substr(0, 2) == "|U" ||
+                          code.substr(0, 2) == "=U" || code.substr(0, 2) == "|S")) {
+    for (char ch : code.substr(2)) {
+      if (ch < '0' || ch > '9' || text_width > (size_t{1} << 20))
+        return InvalidArgument("{}: malformed text dtype '{}'", what, std::string(code));
+      text_width = text_width * 10 + static_cast<size_t>(ch - '0');
+    }
+    text_unit = code[1] == 'U' ? 4 : 1;
+    dtype = DataType::kString;
+  }
   if (code == "?" || code == "|b1") dtype = DataType::kBool;
   char order = code.empty() ? '?' : code[0];
   if (!dtype && (order == '<' || order == '|' || order == '=')) {
@@ -121,6 +134,44 @@ StatusOr<Tensor> ParseNpy(const std::string& bytes, const std::string& what) {
   }
   size_t data_start = header_start + header_len;
   int64_t n = ShapeSize(shape);
+  if (*dtype == DataType::kString) {
+    const size_t item = text_width * text_unit;
+    if ((bytes.size() - data_start) / std::max<size_t>(item, 1) < static_cast<size_t>(n))
+      return InvalidArgument("{}: .npy data truncated: shape {} of text needs {} bytes", what,
+                             ShapeToString(shape), static_cast<size_t>(n) * item);
+    Tensor t = Tensor::Empty(DataType::kString, shape);
+    for (int64_t e = 0; e < n; ++e) {
+      const char* p = bytes.data() + data_start + static_cast<size_t>(e) * item;
+      std::string& out = t.data<std::string>()[e];
+      for (size_t k = 0; k < text_width; ++k) {
+        uint32_t c = 0;
+        if (text_unit == 4) {
+          std::memcpy(&c, p + 4 * k, 4);
+        } else {
+          c = static_cast<unsigned char>(p[k]);
+        }
+        if (c == 0) break;
+        if (text_unit == 1 || c < 0x80) {  // bytes are kept as they are
+          out.push_back(static_cast<char>(c));
+        } else if (c < 0x800) {
+          out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+          out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+        } else if (c < 0x10000) {
+          out.push_back(static_cast<char>(0xE0 | (c >> 12)));
+          out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+          out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+        } else if (c < 0x110000) {
+          out.push_back(static_cast<char>(0xF0 | (c >> 18)));
+          out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+          out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+          out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+        } else {
+          return InvalidArgument("{}: element {} holds an invalid code point", what, e);
+        }
+      }
+    }
+    return t;
+  }
   size_t need = static_cast<size_t>(n) * DataTypeSize(*dtype);
   if (bytes.size() - data_start < need)
     return InvalidArgument("{}: .npy data truncated: shape {} of {} needs {} bytes, file has {}",
@@ -139,10 +190,45 @@ StatusOr<Tensor> ReadNpy(const std::string& path) {
   return ParseNpy(ss.str(), path);
 }
 
+namespace {
+
+// Strings as NumPy's '<U{width}': UTF-32 code points, NUL-padded to the longest element.
+std::string Utf32Text(const Tensor& t, size_t& width) {
+  std::vector<std::vector<uint32_t>> points(static_cast<size_t>(t.numel()));
+  width = 1;
+  for (int64_t e = 0; e < t.numel(); ++e) {
+    const std::string& s = t.data<std::string>()[e];
+    auto& cps = points[static_cast<size_t>(e)];
+    for (size_t i = 0; i < s.size();) {
+      const unsigned char b = static_cast<unsigned char>(s[i]);
+      const int len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+      uint32_t c = len == 1 ? b : len == 2 ? b & 0x1F : len == 3 ? b & 0x0F : b & 0x07;
+      for (int k = 1; k < len && i + static_cast<size_t>(k) < s.size(); ++k)
+        c = (c << 6) | (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0x3F);
+      cps.push_back(c);
+      i += static_cast<size_t>(len);
+    }
+    width = std::max(width, cps.size());
+  }
+  std::string out(points.size() * width * 4, '\0');
+  for (size_t e = 0; e < points.size(); ++e)
+    std::memcpy(out.data() + e * width * 4, points[e].data(), points[e].size() * 4);
+  return out;
+}
+
+}  // namespace
+
 Status WriteNpy(const std::string& path, const Tensor& tensor) {
   const char* code = nullptr;
   for (const auto& t : kNpyTypes)
     if (t.dtype == tensor.dtype()) code = t.code;
+  std::string text, text_code;
+  if (tensor.dtype() == DataType::kString) {
+    size_t width = 0;
+    text = Utf32Text(tensor, width);
+    text_code = "U" + std::to_string(width);
+    code = text_code.c_str();
+  }
   if (code == nullptr)
     return NotSupported("cannot write {} tensor to .npy: NumPy has no such dtype",
                         DataTypeName(tensor.dtype()));
@@ -169,8 +255,11 @@ Status WriteNpy(const std::string& path, const Tensor& tensor) {
   char len_bytes[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
   f.write(len_bytes, 2);
   f.write(dict.data(), static_cast<std::streamsize>(dict.size()));
-  f.write(static_cast<const char*>(tensor.raw_data()),
-          static_cast<std::streamsize>(tensor.nbytes()));
+  if (tensor.dtype() == DataType::kString)
+    f.write(text.data(), static_cast<std::streamsize>(text.size()));
+  else
+    f.write(static_cast<const char*>(tensor.raw_data()),
+            static_cast<std::streamsize>(tensor.nbytes()));
   if (!f) return Internal("failed writing '{}'", path);
   return Status::Ok();
 }

@@ -5,6 +5,7 @@
 
 #include "core/errors.h"
 #include "core/thread_pool.h"
+#include "ml/graph_builder.h"
 #include "ml/linalg.h"
 
 namespace hone::ml {
@@ -186,25 +187,15 @@ Model Pca::ToOnnx() const {
   out.name = "Y";
   out.shape[1] = Dim{components_, ""};
   g.outputs.push_back(out);
-  Tensor mean = Tensor::Uninitialized(DataType::kFloat32, {features_});
-  std::copy(mean_.begin(), mean_.end(), mean.data<float>());
-  const std::vector<float> w = Projection();
-  Tensor proj = Tensor::Uninitialized(DataType::kFloat32, {features_, components_});
-  std::copy(w.begin(), w.end(), proj.data<float>());
-  g.initializers["pca_mean"] = mean;
-  g.initializers["pca_components"] = proj;
-  Node sub;
-  sub.name = "pca_centre";
-  sub.op_type = "Sub";
-  sub.inputs = {"X", "pca_mean"};
-  sub.outputs = {"pca_centred"};
-  Node mm;
-  mm.name = "pca_project";
-  mm.op_type = "MatMul";
-  mm.inputs = {"pca_centred", "pca_components"};
-  mm.outputs = {"Y"};
-  g.nodes = {sub, mm};
+  AppendOnnx(g, "X", "Y");
   return m;
+}
+
+void Pca::AppendOnnx(Graph& g, const std::string& input, const std::string& output) const {
+  GraphBuilder b(g, "pca_");
+  const std::string centred = b.Op("Sub", {input, b.Floats("mean", mean_, {features_})});
+  b.Add("MatMul", {centred, b.Floats("components", Projection(), {features_, components_})},
+        {output});
 }
 
 }  // namespace hone::ml

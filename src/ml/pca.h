@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "hone/status.h"
@@ -37,6 +38,8 @@ class Pca {
   // Graph input "X" float32 [N, features] -> output "Y" [N, components]: Sub and MatMul
   // (whitening folded into the matrix).
   Model ToOnnx() const;
+  // Appends the transform to `g`: float32 [N, features] `input` -> [N, components] `output`.
+  void AppendOnnx(Graph& g, const std::string& input, const std::string& output) const;
 
   int64_t features() const { return features_; }
   int64_t components() const { return components_; }

@@ -66,9 +66,10 @@ StatusOr<Target> ReadTarget(const Table& table, const std::string& name) {
 
 // The options one candidate's parameters give.
 Status Apply(const Params& params, const FitOptions& base, PreprocessOptions& pre,
-             LogisticOptions& lr) {
+             LogisticOptions& lr, int64_t& pca) {
   pre = base.preprocess;
   lr = base.logistic;
+  pca = base.pca;
   for (const auto& [k, v] : params) {
     try {
       if (k == "C") {
@@ -80,8 +81,12 @@ Status Apply(const Params& params, const FitOptions& base, PreprocessOptions& pr
         HONE_ASSIGN_OR_RETURN(pre.numeric_impute, ImputeFromName(v));
       } else if (k == "scale") {
         HONE_ASSIGN_OR_RETURN(pre.scale, ScaleFromName(v));
+      } else if (k == "pca") {
+        pca = std::stoll(v);
+        if (pca < 0) return InvalidArgument("pca components must be >= 0, got '{}'", v);
       } else {
-        return InvalidArgument("unknown parameter '{}' (logistic: C, max_iter, impute, scale)", k);
+        return InvalidArgument("unknown parameter '{}' (logistic: C, max_iter, impute, scale, pca)",
+                               k);
       }
     } catch (const std::exception&) {
       return InvalidArgument("parameter {}: '{}' is not a number", k, v);
@@ -92,10 +97,18 @@ Status Apply(const Params& params, const FitOptions& base, PreprocessOptions& pr
 
 StatusOr<Pipeline> FitOne(const Table& table, const std::vector<std::string>& features,
                           const Target& target, const std::vector<int64_t>& rows,
-                          const PreprocessOptions& pre, const LogisticOptions& lr) {
+                          const PreprocessOptions& pre, const LogisticOptions& lr, int64_t pca) {
   Pipeline p;
   HONE_RETURN_IF_ERROR(p.preprocess.Fit(table, features, pre, rows));
   HONE_ASSIGN_OR_RETURN(Tensor x, p.preprocess.Transform(table, rows));
+  if (pca > 0) {
+    if (pca > x.dim(1))
+      return InvalidArgument("pca={} components, but the preprocessing gives {} features", pca,
+                             x.dim(1));
+    p.has_pca = true;
+    HONE_RETURN_IF_ERROR(p.pca.Fit(x, pca));
+    HONE_ASSIGN_OR_RETURN(x, p.pca.Transform(x));
+  }
   std::vector<int32_t> y(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) y[i] = target.label[static_cast<size_t>(rows[i])];
   HONE_RETURN_IF_ERROR(p.model.Fit(x, y, static_cast<int>(target.names.size()), lr));
@@ -117,6 +130,9 @@ double Accuracy(const std::vector<int32_t>& predicted, const Target& target,
 StatusOr<std::vector<int32_t>> Pipeline::Predict(const Table& table,
                                                  std::span<const int64_t> rows) const {
   HONE_ASSIGN_OR_RETURN(Tensor x, preprocess.Transform(table, rows));
+  if (has_pca) {
+    HONE_ASSIGN_OR_RETURN(x, pca.Transform(x));
+  }
   return model.Predict(x);
 }
 
@@ -129,7 +145,8 @@ Model Pipeline::ToOnnx() const {
   Graph& g = m.graph;
   g.name = "hone_fit";
   preprocess.AppendOnnx(g, "features");
-  model.AppendOnnx(g, "features", "probabilities", "class_index");
+  if (has_pca) pca.AppendOnnx(g, "features", "components");
+  model.AppendOnnx(g, has_pca ? "components" : "features", "probabilities", "class_index");
   GraphBuilder b(g, "out_");
   const int64_t k = static_cast<int64_t>(class_names.size());
   std::string classes;
@@ -200,7 +217,8 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   for (const Params& p : candidates) {  // bad parameters fail before any fitting
     PreprocessOptions pre;
     LogisticOptions lr;
-    HONE_RETURN_IF_ERROR(Apply(p, o, pre, lr));
+    int64_t pca = 0;
+    HONE_RETURN_IF_ERROR(Apply(p, o, pre, lr, pca));
   }
   SearchOptions so;
   so.threads = o.threads;
@@ -212,8 +230,10 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
           [&](const Params& params, const Fold& fold) -> StatusOr<double> {
             PreprocessOptions pre;
             LogisticOptions lr;
-            HONE_RETURN_IF_ERROR(Apply(params, o, pre, lr));
-            HONE_ASSIGN_OR_RETURN(Pipeline p, FitOne(table, features, target, fold.train, pre, lr));
+            int64_t pca = 0;
+            HONE_RETURN_IF_ERROR(Apply(params, o, pre, lr, pca));
+            HONE_ASSIGN_OR_RETURN(Pipeline p,
+                                  FitOne(table, features, target, fold.train, pre, lr, pca));
             HONE_ASSIGN_OR_RETURN(std::vector<int32_t> pred, p.Predict(table, fold.test));
             return Accuracy(pred, target, fold.test);
           },
@@ -224,8 +244,9 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   result.best_cv_score = best.mean_score;
   PreprocessOptions pre;
   LogisticOptions lr;
-  HONE_RETURN_IF_ERROR(Apply(best.params, o, pre, lr));
-  HONE_ASSIGN_OR_RETURN(result.pipeline, FitOne(table, features, target, train, pre, lr));
+  int64_t pca = 0;
+  HONE_RETURN_IF_ERROR(Apply(best.params, o, pre, lr, pca));
+  HONE_ASSIGN_OR_RETURN(result.pipeline, FitOne(table, features, target, train, pre, lr, pca));
   for (const auto& w : result.pipeline.preprocess.warnings()) result.warnings.push_back(w);
   if (!test.empty()) {
     HONE_ASSIGN_OR_RETURN(std::vector<int32_t> pred, result.pipeline.Predict(table, test));

@@ -19,6 +19,7 @@
 #include "ir/graph.h"
 #include "ml/logistic.h"
 #include "ml/model_selection.h"
+#include "ml/pca.h"
 #include "ml/preprocess.h"
 #include "ml/table.h"
 
@@ -30,8 +31,9 @@ struct FitOptions {
   std::string model = "logistic";     // logistic (auto picks it for classification)
   PreprocessOptions preprocess;
   LogisticOptions logistic;
-  // Searched parameters: C, max_iter (the model), impute, scale (numeric preprocessing). Empty:
-  // C over 0.01, 0.1, 1, 10, 100.
+  int64_t pca = 0;  // components of a PCA step between preprocessing and model; 0: none
+  // Searched parameters: C, max_iter (the model), impute, scale (numeric preprocessing), pca
+  // (components; 0 = no PCA step). Empty: C over 0.01, 0.1, 1, 10, 100.
   std::vector<std::pair<std::string, std::vector<std::string>>> grid;
   int cv = 5;                              // stratified folds
   double test_size = 0.2;                  // held-out fraction (stratified); 0: none
@@ -40,9 +42,12 @@ struct FitOptions {
   std::function<void(int, int)> progress;  // (fits done, total)
 };
 
-// The fitted pipeline: preprocessing, model, and the class labels the model's indices stand for.
+// The fitted pipeline: preprocessing, an optional PCA, the model, and the class labels the
+// model's indices stand for.
 struct Pipeline {
   Preprocessor preprocess;
+  bool has_pca = false;
+  Pca pca;
   LogisticRegression model;
   std::vector<std::string> class_names;  // as they read in the data
   bool integer_classes = false;          // the target was integral numbers: labels are int64

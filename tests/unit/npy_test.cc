@@ -33,6 +33,35 @@ TEST(Npy, RoundTripsEveryNumericDtype) {
   }
 }
 
+TEST(Npy, StringsRoundTripAsUtf32AndReadBytes) {
+  Tensor t = Tensor::Empty(DataType::kString, {2, 2});
+  const std::string want[] = {"city_01", "", "z\xc3\xbcrich",
+                              "\xe2\x82\xac"
+                              "5"};  // zurich, EUR
+  for (int i = 0; i < 4; ++i) t.data<std::string>()[i] = want[i];
+  const std::string p = TempPath("strings");
+  ASSERT_TRUE(WriteNpy(p, t).ok());
+  auto r = ReadNpy(p);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->dtype(), DataType::kString);
+  EXPECT_EQ(r->shape(), t.shape());
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(r->data<std::string>()[i], want[i]) << i;
+  std::remove(p.c_str());
+  // NumPy's bytes dtype ('|S3'): NUL-padded.
+  std::string header = "{'descr': '|S3', 'fortran_order': False, 'shape': (2,), }";
+  header.append(64 - (10 + header.size() + 1) % 64, ' ');
+  header.push_back('\n');
+  std::string file = std::string("\x93NUMPY\x01\x00", 8);
+  file.push_back(static_cast<char>(header.size()));
+  file.push_back('\0');
+  file += header + std::string("ab\0xyz", 6);
+  auto b = ParseNpy(file, "bytes");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->data<std::string>()[0], "ab");
+  EXPECT_EQ(b->data<std::string>()[1], "xyz");
+  EXPECT_FALSE(ParseNpy(file.substr(0, file.size() - 2), "short").ok());
+}
+
 TEST(Npy, ScalarAndOneDimShapes) {
   for (std::vector<int64_t> shape : {std::vector<int64_t>{}, {5}, {0, 4}}) {
     Tensor t = Tensor::Empty(DataType::kFloat32, shape);
