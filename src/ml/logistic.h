@@ -50,7 +50,7 @@ class LogisticRegression {
   int classes_ = 0;
   int64_t features_ = 0;
   int outputs_ = 0;           // 1 (binary) or classes_
-  std::vector<double> coef_;  // [outputs, features] then the outputs intercepts
+  std::vector<double> coef_;  // [features, outputs] then the outputs intercepts
   int iterations_ = 0;
   bool converged_ = false;
 };
