@@ -14,7 +14,9 @@ namespace {
 
 double Dot(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  const size_t n = a.size();
+#pragma omp simd reduction(+ : s)
+  for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
   return s;
 }
 
@@ -45,20 +47,48 @@ inline double RowLoss(double* z, int m, int32_t y) {
 }
 
 using V8 = double __attribute__((vector_size(64)));
+using V8i = int64_t __attribute__((vector_size(64)));
+
+// e^x per lane for x in [-708, 0] (softmax terms; lower values give ~1e-308): 2^n e^r with n =
+// round(x / ln 2), r reduced in two steps, e^r by its Taylor series to r^11 (|r| <= 0.35: error
+// below 1e-15 relative), 2^n built in the exponent bits.
+// (In place, by reference: vectors by value would change the ABI in the non-AVX-512 clones.)
+inline void ExpNonPositive(V8& x) {
+  const V8 lo = V8{} - 708.0;
+  x = x < lo ? lo : x;
+  const V8 shifter = V8{} + 0x1.8p52;
+  const V8 t = x * 1.4426950408889634 + shifter;  // round(x / ln 2) in the low mantissa bits
+  const V8 nf = t - shifter;
+  const V8 r = (x - nf * 0.6931471803691238) - nf * 1.9082149292705877e-10;
+  V8 p = V8{} + 1.0 / 39916800.0;
+  for (double c : {1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0,
+                   1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0})
+    p = p * r + c;
+  V8i ti, si;
+  std::memcpy(&ti, &t, sizeof(V8));
+  std::memcpy(&si, &shifter, sizeof(V8));
+  const V8i bits = (ti - si + 1023) << 52;
+  V8 scale;
+  std::memcpy(&scale, &bits, sizeof(V8));
+  x = p * scale;
+}
 
 // Loss and gradient over the rows of x (double, row-major [n, d]) with at most 16 outputs:
 // weights padded to V vectors of 8 per feature (wp: [d, 8V]; bp: [8V]; gp likewise), four rows
 // at a time so the logits of 4 rows x 8V outputs stay in registers.
 template <int V>
 __attribute__((target_clones("avx512f", "avx2", "default"))) double LossGradBlocked(
-    const double* x, const int32_t* y, int64_t n, int64_t d, int m, const double* wp,
+    const float* x, const int32_t* y, int64_t n, int64_t d, int m, const double* wp,
     const double* bp, double* gp, double* gbp) {
   constexpr int kRows = 4, kW = 8 * V;
-  const std::vector<double> zero(static_cast<size_t>(d), 0.0);
+  const std::vector<float> zero(static_cast<size_t>(d), 0.f);
+  V8 lanes[V];  // 1 for the real outputs, 0 for the padding
+  for (int v = 0; v < V; ++v)
+    for (int l = 0; l < 8; ++l) lanes[v][l] = 8 * v + l < m ? 1.0 : 0.0;
   double loss = 0;
   for (int64_t i0 = 0; i0 < n; i0 += kRows) {
     const int rows = static_cast<int>(std::min<int64_t>(kRows, n - i0));
-    const double* xr[kRows];
+    const float* xr[kRows];
     for (int r = 0; r < kRows; ++r) xr[r] = r < rows ? x + (i0 + r) * d : zero.data();
     V8 acc[kRows][V];
     for (int r = 0; r < kRows; ++r)
@@ -67,23 +97,54 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) double LossGradBloc
       V8 w[V];
       for (int v = 0; v < V; ++v) std::memcpy(&w[v], wp + j * kW + 8 * v, sizeof(V8));
       for (int r = 0; r < kRows; ++r) {
-        const double xv = xr[r][j];
+        const double xv = xr[r][j];  // float -> double
         for (int v = 0; v < V; ++v) acc[r][v] += xv * w[v];
       }
     }
-    double z[kRows][kW];
-    for (int r = 0; r < kRows; ++r) {
-      for (int v = 0; v < V; ++v) std::memcpy(&z[r][8 * v], &acc[r][v], sizeof(V8));
-      if (r < rows) {
-        loss += RowLoss(z[r], m, y[i0 + r]);
-        for (int c = m; c < kW; ++c) z[r][c] = 0;
-      } else {
-        for (int c = 0; c < kW; ++c) z[r][c] = 0;
-      }
-    }
     V8 dz[kRows][V];
-    for (int r = 0; r < kRows; ++r)
-      for (int v = 0; v < V; ++v) std::memcpy(&dz[r][v], &z[r][8 * v], sizeof(V8));
+    if (m > 1) {
+      // Softmax over the lanes: padded lanes (c >= m) and padded rows get no gradient. The
+      // block's log-sum-exps share one log (each sum is in [1, m]).
+      double sums = 1;
+      for (int r = 0; r < kRows; ++r) {
+        if (r >= rows) {
+          for (int v = 0; v < V; ++v) dz[r][v] = V8{};
+          continue;
+        }
+        double z[kW];
+        for (int v = 0; v < V; ++v) std::memcpy(&z[8 * v], &acc[r][v], sizeof(V8));
+        double mx = z[0];
+        for (int c = 1; c < m; ++c) mx = std::max(mx, z[c]);
+        const int32_t yi = y[i0 + r];
+        const double zy = z[yi];
+        double sum = 0;
+        for (int v = 0; v < V; ++v) {
+          dz[r][v] = acc[r][v] - mx;
+          ExpNonPositive(dz[r][v]);
+          dz[r][v] *= lanes[v];
+          for (int l = 0; l < 8; ++l) sum += dz[r][v][l];
+        }
+        loss += mx - zy;
+        sums *= sum;
+        const double inv = 1.0 / sum;
+        for (int v = 0; v < V; ++v) dz[r][v] *= inv;
+        dz[r][yi / 8][yi % 8] -= 1.0;
+      }
+      loss += std::log(sums);
+    } else {
+      double z[kRows][kW];
+      for (int r = 0; r < kRows; ++r) {
+        for (int v = 0; v < V; ++v) std::memcpy(&z[r][8 * v], &acc[r][v], sizeof(V8));
+        if (r < rows) {
+          loss += RowLoss(z[r], m, y[i0 + r]);
+          for (int c = m; c < kW; ++c) z[r][c] = 0;
+        } else {
+          for (int c = 0; c < kW; ++c) z[r][c] = 0;
+        }
+      }
+      for (int r = 0; r < kRows; ++r)
+        for (int v = 0; v < V; ++v) std::memcpy(&dz[r][v], &z[r][8 * v], sizeof(V8));
+    }
     for (int v = 0; v < V; ++v) {
       V8 gb;
       std::memcpy(&gb, gbp + 8 * v, sizeof(V8));
@@ -94,7 +155,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) double LossGradBloc
       for (int v = 0; v < V; ++v) {
         V8 g;
         std::memcpy(&g, gp + j * kW + 8 * v, sizeof(V8));
-        g += xr[0][j] * dz[0][v] + xr[1][j] * dz[1][v] + xr[2][j] * dz[2][v] + xr[3][j] * dz[3][v];
+        g += double{xr[0][j]} * dz[0][v] + double{xr[1][j]} * dz[1][v] +
+             double{xr[2][j]} * dz[2][v] + double{xr[3][j]} * dz[3][v];
         std::memcpy(gp + j * kW + 8 * v, &g, sizeof(V8));
       }
     }
@@ -103,12 +165,12 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) double LossGradBloc
 }
 
 // The same for any number of outputs, a row at a time (weights [d, m] as in theta).
-double LossGradRows(const double* x, const int32_t* y, int64_t n, int64_t d, int m, const double* w,
+double LossGradRows(const float* x, const int32_t* y, int64_t n, int64_t d, int m, const double* w,
                     const double* b, double* gw, double* gb) {
   std::vector<double> z(static_cast<size_t>(m));
   double loss = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const double* xi = x + i * d;
+    const float* xi = x + i * d;
     for (int c = 0; c < m; ++c) z[static_cast<size_t>(c)] = b[c];
     for (int64_t j = 0; j < d; ++j)
       for (int c = 0; c < m; ++c) z[static_cast<size_t>(c)] += xi[j] * w[j * m + c];
@@ -121,7 +183,7 @@ double LossGradRows(const double* x, const int32_t* y, int64_t n, int64_t d, int
 }
 
 // theta / grad: weights [d, m] (row j: feature j's weight per output), then m intercepts.
-double LossGrad(const double* x, const int32_t* y, int64_t n, int64_t d, int m, double inv_c,
+double LossGrad(const float* x, const int32_t* y, int64_t n, int64_t d, int m, double inv_c,
                 const double* theta, double* grad) {
   const double* w = theta;
   const double* b = theta + d * m;
@@ -153,14 +215,14 @@ double LossGrad(const double* x, const int32_t* y, int64_t n, int64_t d, int m, 
 }
 
 struct Objective {
-  const std::vector<double>& x;
+  const float* x;
   const std::vector<int32_t>& y;
   int64_t n, d;
   int m;  // outputs: 1 (binary) or classes
   double inv_c;
 
   double operator()(const std::vector<double>& theta, std::vector<double>& grad) const {
-    return LossGrad(x.data(), y.data(), n, d, m, inv_c, theta.data(), grad.data());
+    return LossGrad(x, y.data(), n, d, m, inv_c, theta.data(), grad.data());
   }
 };
 
@@ -180,20 +242,21 @@ Status LogisticRegression::Fit(const Tensor& x, std::span<const int32_t> y, int 
   outputs_ = classes == 2 ? 1 : classes;
   const int64_t n = rows.empty() ? x.dim(0) : static_cast<int64_t>(rows.size());
   const int64_t d = features_;
-  std::vector<double> xd(static_cast<size_t>(n * d));
+  std::vector<float> gathered;  // the selected rows, when not all of x
+  if (!rows.empty()) gathered.resize(static_cast<size_t>(n * d));
   std::vector<int32_t> yd(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     const int64_t r = rows.empty() ? i : rows[static_cast<size_t>(i)];
     const float* src = x.data<float>() + r * d;
-    for (int64_t j = 0; j < d; ++j) {
+    for (int64_t j = 0; j < d; ++j)
       if (std::isnan(src[j])) return InvalidArgument("row {} feature {} is NaN", r, j);
-      xd[static_cast<size_t>(i * d + j)] = src[j];
-    }
+    if (!rows.empty()) std::copy(src, src + d, gathered.data() + i * d);
     const int32_t yi = y[static_cast<size_t>(r)];
     if (yi < 0 || yi >= classes) return InvalidArgument("row {}: label {} is not a class", r, yi);
     yd[static_cast<size_t>(i)] = yi;
   }
-  const Objective f{xd, yd, n, d, outputs_, 1.0 / o.c};
+  const Objective f{
+      rows.empty() ? x.data<float>() : gathered.data(), yd, n, d, outputs_, 1.0 / o.c};
   const size_t p = static_cast<size_t>((d + 1) * outputs_);
   std::vector<double> theta(p, 0.0), grad(p), trial(p), trial_grad(p), dir(p);
   double loss = f(theta, grad);
