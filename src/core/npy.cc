@@ -212,7 +212,8 @@ std::string Utf32Text(const Tensor& t, size_t& width) {
   }
   std::string out(points.size() * width * 4, '\0');
   for (size_t e = 0; e < points.size(); ++e)
-    std::memcpy(out.data() + e * width * 4, points[e].data(), points[e].size() * 4);
+    if (!points[e].empty())
+      std::memcpy(out.data() + e * width * 4, points[e].data(), points[e].size() * 4);
   return out;
 }
 
