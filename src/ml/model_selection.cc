@@ -119,6 +119,71 @@ std::vector<Params> Grid(
   return out;
 }
 
+bool IsDistribution(const std::vector<std::string>& values) {
+  if (values.size() != 1) return false;
+  const std::string& v = values[0];
+  return v.rfind("uniform:", 0) == 0 || v.rfind("loguniform:", 0) == 0 ||
+         v.rfind("randint:", 0) == 0;
+}
+
+StatusOr<std::vector<Params>> RandomCandidates(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& space, int n,
+    uint64_t seed) {
+  if (n < 1) return InvalidArgument("a randomized search needs at least 1 candidate, got {}", n);
+  struct Dist {
+    std::string kind;  // "" = choice
+    double lo = 0, hi = 0;
+  };
+  std::vector<Dist> dists;
+  for (const auto& [name, values] : space) {
+    Dist d;
+    if (values.empty()) return InvalidArgument("parameter {} has no values", name);
+    if (IsDistribution(values)) {
+      const std::string& v = values[0];
+      const size_t a = v.find(':'), b = v.find(':', a + 1);
+      try {
+        if (b == std::string::npos) throw std::invalid_argument(v);
+        d.kind = v.substr(0, a);
+        size_t used = 0;
+        d.lo = std::stod(v.substr(a + 1, b - a - 1), &used);
+        d.hi = std::stod(v.substr(b + 1), &used);
+        if (used != v.size() - b - 1) throw std::invalid_argument(v);
+      } catch (const std::exception&) {
+        return InvalidArgument("parameter {}: '{}' is not KIND:LO:HI with numbers", name, v);
+      }
+      if (!(d.lo < d.hi) && !(d.kind == "randint" && d.lo == d.hi))
+        return InvalidArgument("parameter {}: '{}' needs LO below HI", name, v);
+      if (d.kind == "loguniform" && !(d.lo > 0))
+        return InvalidArgument("parameter {}: '{}' needs LO > 0", name, v);
+    }
+    dists.push_back(d);
+  }
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::vector<Params> out;
+  for (int i = 0; i < n; ++i) {
+    Params p;
+    for (size_t k = 0; k < space.size(); ++k) {
+      const auto& [name, values] = space[k];
+      const Dist& d = dists[k];
+      if (d.kind.empty()) {
+        p[name] = values[static_cast<size_t>(rng() % values.size())];
+      } else if (d.kind == "uniform") {
+        p[name] = fmt::format("{:.6g}", d.lo + unit(rng) * (d.hi - d.lo));
+      } else if (d.kind == "loguniform") {
+        p[name] = fmt::format(
+            "{:.6g}", std::exp(std::log(d.lo) + unit(rng) * (std::log(d.hi) - std::log(d.lo))));
+      } else {
+        const int64_t lo = std::llround(d.lo), hi = std::llround(d.hi);
+        p[name] =
+            std::to_string(lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1)));
+      }
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 StatusOr<std::vector<CandidateResult>> Search(
     const std::vector<Params>& candidates, const std::vector<Fold>& folds,
     const std::function<StatusOr<double>(const Params&, const Fold&)>& fit_score,

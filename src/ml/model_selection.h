@@ -35,6 +35,15 @@ using Params = std::map<std::string, std::string>;
 // Every combination of the values (in the order given; the last name varies fastest).
 std::vector<Params> Grid(const std::vector<std::pair<std::string, std::vector<std::string>>>& grid);
 
+// `n` candidates drawn with `seed`. Each parameter's values are either a list to choose from
+// uniformly, or one distribution: "uniform:LO:HI", "loguniform:LO:HI" (LO > 0) or
+// "randint:LO:HI" (integers LO..HI inclusive). A malformed distribution is an error naming it.
+StatusOr<std::vector<Params>> RandomCandidates(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& space, int n,
+    uint64_t seed);
+// True when `values` is one distribution ("uniform:...", "loguniform:...", "randint:...").
+bool IsDistribution(const std::vector<std::string>& values);
+
 struct CandidateResult {
   Params params;
   std::vector<double> fold_scores;

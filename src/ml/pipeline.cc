@@ -208,12 +208,22 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   std::vector<int32_t> train_labels;
   for (int64_t r : train) train_labels.push_back(target.label[static_cast<size_t>(r)]);
   HONE_ASSIGN_OR_RETURN(std::vector<Fold> folds, StratifiedKFold(train, train_labels, o.cv));
-  const std::vector<Params> candidates =
-      Grid(o.grid.empty()
-               ? std::vector<std::pair<std::string, std::vector<std::string>>>{{"C",
-                                                                                {"0.01", "0.1", "1",
-                                                                                 "10", "100"}}}
-               : o.grid);
+  using Space = std::vector<std::pair<std::string, std::vector<std::string>>>;
+  const Space space = !o.grid.empty()        ? o.grid
+                      : o.search == "random" ? Space{{"C", {"loguniform:0.001:1000"}}}
+                                             : Space{{"C", {"0.01", "0.1", "1", "10", "100"}}};
+  std::vector<Params> candidates;
+  if (o.search == "grid") {
+    for (const auto& [name, values] : space)
+      if (IsDistribution(values))
+        return InvalidArgument("parameter {}: a distribution ('{}') needs --search random", name,
+                               values[0]);
+    candidates = Grid(space);
+  } else if (o.search == "random") {
+    HONE_ASSIGN_OR_RETURN(candidates, RandomCandidates(space, o.candidates, o.seed));
+  } else {
+    return InvalidArgument("unknown search '{}' (grid, random)", o.search);
+  }
   for (const Params& p : candidates) {  // bad parameters fail before any fitting
     PreprocessOptions pre;
     LogisticOptions lr;

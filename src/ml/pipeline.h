@@ -35,10 +35,12 @@ struct FitOptions {
   // Searched parameters: C, max_iter (the model), impute, scale (numeric preprocessing), pca
   // (components; 0 = no PCA step). Empty: C over 0.01, 0.1, 1, 10, 100.
   std::vector<std::pair<std::string, std::vector<std::string>>> grid;
-  int cv = 5;                              // stratified folds
-  double test_size = 0.2;                  // held-out fraction (stratified); 0: none
-  uint64_t seed = 0;                       // for the held-out split
-  int threads = 1;                         // parallel fits
+  std::string search = "grid";  // grid, or random (`candidates` draws from the --param values)
+  int candidates = 10;          // random search: how many
+  int cv = 5;                   // stratified folds
+  double test_size = 0.2;       // held-out fraction (stratified); 0: none
+  uint64_t seed = 0;            // for the held-out split
+  int threads = 1;              // parallel fits
   std::function<void(int, int)> progress;  // (fits done, total)
 };
 

@@ -97,6 +97,39 @@ TEST(Folds, StratifiedMatchesScikitLearn) {
   EXPECT_EQ(k[2].test.front(), 11);
 }
 
+TEST(Folds, RandomCandidatesDrawFromTheirDistributions) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> space = {
+      {"C", {"loguniform:0.001:100"}},
+      {"scale", {"standard", "minmax"}},
+      {"max_iter", {"randint:10:20"}},
+      {"x", {"uniform:-1:1"}}};
+  auto a = RandomCandidates(space, 50, 3);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_EQ(a->size(), 50u);
+  bool small = false, large = false, both[2] = {false, false};
+  for (const Params& p : *a) {
+    const double c = std::stod(p.at("C"));
+    EXPECT_GE(c, 0.001);
+    EXPECT_LE(c, 100.0);
+    small |= c < 0.01;  // log-uniform: a fifth of the draws below 0.01
+    large |= c > 10;
+    ASSERT_TRUE(p.at("scale") == "standard" || p.at("scale") == "minmax");
+    both[p.at("scale") == "minmax"] = true;
+    const int it = std::stoi(p.at("max_iter"));
+    EXPECT_GE(it, 10);
+    EXPECT_LE(it, 20);
+    EXPECT_LE(std::abs(std::stod(p.at("x"))), 1.0);
+  }
+  EXPECT_TRUE(small && large && both[0] && both[1]);
+  auto b = RandomCandidates(space, 50, 3);  // the same seed draws the same candidates
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*a, *b);
+  EXPECT_FALSE(RandomCandidates({{"C", {"loguniform:0:1"}}}, 5, 0).ok());
+  EXPECT_FALSE(RandomCandidates({{"C", {"uniform:2:1"}}}, 5, 0).ok());
+  EXPECT_FALSE(RandomCandidates({{"C", {"uniform:a:1"}}}, 5, 0).ok());
+  EXPECT_FALSE(RandomCandidates(space, 0, 0).ok());
+}
+
 Tensor Matrix(const std::vector<std::vector<float>>& rows) {
   Tensor t = Tensor::Empty(DataType::kFloat32, {static_cast<int64_t>(rows.size()),
                                                 static_cast<int64_t>(rows[0].size())});
@@ -219,6 +252,22 @@ TEST(FitPipeline, SearchesAndExportsWhatHoneRunsIdentically) {
     same += label.data<std::string>()[i] ==
             r->pipeline.class_names[static_cast<size_t>((*want)[static_cast<size_t>(i)])];
   EXPECT_EQ(same, n);
+}
+
+TEST(FitPipeline, RandomSearch) {
+  FitOptions o;
+  o.target = "y";
+  o.search = "random";
+  o.candidates = 4;
+  o.grid = {{"C", {"loguniform:0.01:10"}}};
+  auto r = FitPipeline(Mixed(3), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->candidates.size(), 4u);
+  EXPECT_GT(r->best_cv_score, 0.7);
+  o.search = "grid";  // a distribution needs the random search
+  r = FitPipeline(Mixed(3), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("--search random"), std::string::npos);
 }
 
 TEST(FitPipeline, BadInputGetsClearErrors) {

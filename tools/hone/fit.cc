@@ -78,7 +78,7 @@ Runner SetupFit(CLI::App& app) {
     std::string data, target, model = "auto", search = "grid", out, report, predictions;
     std::vector<std::string> params, features;
     std::string impute = "mean", scale = "standard";
-    int cv = 5, threads = 0;
+    int cv = 5, threads = 0, candidates = 10;
     double test_size = 0.2;
     uint64_t seed = 0;
     bool quiet = false, json = false;
@@ -88,12 +88,18 @@ Runner SetupFit(CLI::App& app) {
   app.add_option("--target", o->target, "the column to predict")->required();
   app.add_option("--model", o->model, "logistic, or auto (logistic for classification)")
       ->capture_default_str();
-  app.add_option("--search", o->search, "grid (every combination of the --param values)")
+  app.add_option("--search", o->search,
+                 "grid (every combination of the --param values) or random (--n-candidates "
+                 "draws)")
+      ->capture_default_str();
+  app.add_option("--n-candidates", o->candidates, "random search: candidates to draw")
       ->capture_default_str();
   app.add_option("--param", o->params,
                  "NAME=V1,V2,...: values to search (C, max_iter; impute: "
-                 "mean|median|most_frequent|constant; scale: standard|minmax|none). Default: "
-                 "C=0.01,0.1,1,10,100");
+                 "mean|median|most_frequent|constant; scale: standard|minmax|none; pca: "
+                 "components). Random search also takes one distribution: NAME=uniform:LO:HI, "
+                 "loguniform:LO:HI, randint:LO:HI. Default: C=0.01,0.1,1,10,100 (random: "
+                 "C=loguniform:0.001:1000)");
   app.add_option("--features", o->features, "columns to use (default: all but the target)")
       ->delimiter(',');
   app.add_option("--impute", o->impute, "numeric missing values: mean, median, most_frequent")
@@ -116,8 +122,6 @@ Runner SetupFit(CLI::App& app) {
   app.add_flag("-q,--quiet", o->quiet, "no progress bar");
   app.add_flag("--json", o->json, "print the report as JSON instead of the table");
   return [o]() -> int {
-    if (o->search != "grid")
-      return Fail(InvalidArgument("--search {} is not available yet (grid)", o->search));
     auto table = ml::ReadCsv(o->data);
     if (!table.ok()) return Fail(table.status());
     ml::FitOptions fo;
@@ -143,6 +147,8 @@ Runner SetupFit(CLI::App& app) {
       }
       fo.grid.emplace_back(p.substr(0, eq), values);
     }
+    fo.search = o->search;
+    fo.candidates = o->candidates;
     fo.cv = o->cv;
     fo.test_size = o->test_size;
     fo.seed = o->seed;
