@@ -49,7 +49,9 @@ struct CandidateResult {
   std::vector<double> fold_scores;
   double mean_score = 0, std_score = 0;
   double mean_fit_seconds = 0;
-  int rank = 0;  // 1 = best
+  int rank = 0;           // 1 = best
+  int iteration = 0;      // successive halving: the round that scored it (0 otherwise)
+  int64_t resources = 0;  // successive halving: training rows in that round
 };
 
 struct SearchOptions {

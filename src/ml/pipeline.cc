@@ -213,7 +213,7 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
                       : o.search == "random" ? Space{{"C", {"loguniform:0.001:1000"}}}
                                              : Space{{"C", {"0.01", "0.1", "1", "10", "100"}}};
   std::vector<Params> candidates;
-  if (o.search == "grid") {
+  if (o.search == "grid" || o.search == "halving") {
     for (const auto& [name, values] : space)
       if (IsDistribution(values))
         return InvalidArgument("parameter {}: a distribution ('{}') needs --search random", name,
@@ -222,7 +222,7 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   } else if (o.search == "random") {
     HONE_ASSIGN_OR_RETURN(candidates, RandomCandidates(space, o.candidates, o.seed));
   } else {
-    return InvalidArgument("unknown search '{}' (grid, random)", o.search);
+    return InvalidArgument("unknown search '{}' (grid, random, halving)", o.search);
   }
   for (const Params& p : candidates) {  // bad parameters fail before any fitting
     PreprocessOptions pre;
@@ -233,21 +233,77 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   SearchOptions so;
   so.threads = o.threads;
   so.progress = o.progress;
-  HONE_ASSIGN_OR_RETURN(
-      result.candidates,
-      Search(
-          candidates, folds,
-          [&](const Params& params, const Fold& fold) -> StatusOr<double> {
-            PreprocessOptions pre;
-            LogisticOptions lr;
-            int64_t pca = 0;
-            HONE_RETURN_IF_ERROR(Apply(params, o, pre, lr, pca));
-            HONE_ASSIGN_OR_RETURN(Pipeline p,
-                                  FitOne(table, features, target, fold.train, pre, lr, pca));
-            HONE_ASSIGN_OR_RETURN(std::vector<int32_t> pred, p.Predict(table, fold.test));
-            return Accuracy(pred, target, fold.test);
-          },
-          so));
+  const auto fit_score = [&](const Params& params, const Fold& fold) -> StatusOr<double> {
+    PreprocessOptions pre;
+    LogisticOptions lr;
+    int64_t pca = 0;
+    HONE_RETURN_IF_ERROR(Apply(params, o, pre, lr, pca));
+    HONE_ASSIGN_OR_RETURN(Pipeline p, FitOne(table, features, target, fold.train, pre, lr, pca));
+    HONE_ASSIGN_OR_RETURN(std::vector<int32_t> pred, p.Predict(table, fold.test));
+    return Accuracy(pred, target, fold.test);
+  };
+  if (o.search != "halving") {
+    HONE_ASSIGN_OR_RETURN(result.candidates, Search(candidates, folds, fit_score, so));
+  } else {
+    // Successive halving (scikit-learn's HalvingGridSearchCV, factor 3, resources = rows,
+    // min_resources 'exhaust'): round i scores the surviving candidates on a seeded stratified
+    // sample of min_rows * 3^i training rows, and the best third go on; the last round uses
+    // (nearly) all of them.
+    constexpr int kFactor = 3;
+    const int64_t n = static_cast<int64_t>(train.size());
+    const int64_t smallest =
+        2 * static_cast<int64_t>(o.cv) * static_cast<int64_t>(target.names.size());
+    const int needed =
+        1 + static_cast<int>(std::floor(
+                std::log(static_cast<double>(candidates.size())) / std::log(kFactor) + 1e-9));
+    int64_t min_rows = n;
+    for (int i = 1; i < needed; ++i) min_rows /= kFactor;
+    min_rows = std::max(min_rows, smallest);
+    int rounds = 1;
+    for (int64_t r = min_rows; r * kFactor <= n && rounds < needed; r *= kFactor) ++rounds;
+    std::vector<Params> alive = candidates;
+    int64_t rows_now = min_rows;
+    for (int round = 0; round < rounds; ++round, rows_now *= kFactor) {
+      std::vector<int64_t> subset = train;
+      std::vector<int32_t> labels = train_labels;
+      if (rows_now < n) {
+        const Fold pick = TrainTestSplit(n, static_cast<double>(rows_now) / static_cast<double>(n),
+                                         o.seed + static_cast<uint64_t>(round), &train_labels);
+        subset.clear();
+        labels.clear();
+        for (int64_t i : pick.test) {
+          subset.push_back(train[static_cast<size_t>(i)]);
+          labels.push_back(train_labels[static_cast<size_t>(i)]);
+        }
+      }
+      HONE_ASSIGN_OR_RETURN(std::vector<Fold> round_folds, StratifiedKFold(subset, labels, o.cv));
+      HONE_ASSIGN_OR_RETURN(std::vector<CandidateResult> scored,
+                            Search(alive, round_folds, fit_score, so));
+      std::vector<size_t> order(scored.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return scored[a].mean_score > scored[b].mean_score;
+      });
+      const size_t keep = (alive.size() + kFactor - 1) / kFactor;
+      std::vector<Params> next;
+      for (size_t i = 0; i < keep && i < order.size(); ++i) next.push_back(scored[order[i]].params);
+      for (CandidateResult& c : scored) {
+        c.iteration = round;
+        c.resources = static_cast<int64_t>(subset.size());
+        result.candidates.push_back(std::move(c));
+      }
+      alive = std::move(next);
+    }
+    // Ranks: later rounds first, then by mean score (as HalvingGridSearchCV ranks them).
+    std::vector<size_t> order(result.candidates.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      const CandidateResult &x = result.candidates[a], &y = result.candidates[b];
+      return x.iteration != y.iteration ? x.iteration > y.iteration : x.mean_score > y.mean_score;
+    });
+    for (size_t i = 0; i < order.size(); ++i)
+      result.candidates[order[i]].rank = static_cast<int>(i) + 1;
+  }
   const CandidateResult& best = *std::find_if(result.candidates.begin(), result.candidates.end(),
                                               [](const CandidateResult& c) { return c.rank == 1; });
   result.best = best.params;

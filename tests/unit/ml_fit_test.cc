@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -268,6 +269,31 @@ TEST(FitPipeline, RandomSearch) {
   r = FitPipeline(Mixed(3), o);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("--search random"), std::string::npos);
+}
+
+TEST(FitPipeline, SuccessiveHalvingKeepsTheBestThirdOnTripledRows) {
+  FitOptions o;
+  o.target = "y";
+  o.search = "halving";
+  o.test_size = 0;
+  o.grid = {{"C", {"0.001", "0.003", "0.01", "0.03", "0.1", "0.3", "1", "3", "10"}}};
+  auto r = FitPipeline(Mixed(5), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // 600 rows, 9 candidates: rounds of 9, 3 and 1 candidates on 66, 198 and 594 rows.
+  std::vector<int> per_round(3, 0);
+  std::vector<int64_t> rows(3, 0);
+  for (const auto& c : r->candidates) {
+    ASSERT_LT(c.iteration, 3);
+    per_round[static_cast<size_t>(c.iteration)]++;
+    rows[static_cast<size_t>(c.iteration)] = c.resources;
+  }
+  EXPECT_EQ(per_round, (std::vector<int>{9, 3, 1}));
+  EXPECT_EQ(rows, (std::vector<int64_t>{66, 198, 594}));
+  // The winner is the last round's candidate, which was among the first round's best third.
+  const auto& best = *std::find_if(r->candidates.begin(), r->candidates.end(),
+                                   [](const CandidateResult& c) { return c.rank == 1; });
+  EXPECT_EQ(best.iteration, 2);
+  EXPECT_EQ(best.params, r->best);
 }
 
 TEST(FitPipeline, BadInputGetsClearErrors) {

@@ -63,8 +63,9 @@ std::string ReportJson(const ml::FitResult& r, const std::string& data, const st
       s += (j++ ? ", " : "") + JsonString(k) + ": " + JsonString(v);
     s += fmt::format(
         "}}, \"mean_score\": {:.6f}, \"std_score\": {:.6f}, \"mean_fit_seconds\": {:.6f}, "
-        "\"rank\": {}, \"fold_scores\": [{:.6f}]}}",
-        cr.mean_score, cr.std_score, cr.mean_fit_seconds, cr.rank, fmt::join(cr.fold_scores, ", "));
+        "\"rank\": {}, \"iteration\": {}, \"resources\": {}, \"fold_scores\": [{:.6f}]}}",
+        cr.mean_score, cr.std_score, cr.mean_fit_seconds, cr.rank, cr.iteration, cr.resources,
+        fmt::join(cr.fold_scores, ", "));
   }
   s += "], \"warnings\": [";
   for (size_t w = 0; w < r.warnings.size(); ++w) s += (w ? ", " : "") + JsonString(r.warnings[w]);
@@ -89,8 +90,9 @@ Runner SetupFit(CLI::App& app) {
   app.add_option("--model", o->model, "logistic, or auto (logistic for classification)")
       ->capture_default_str();
   app.add_option("--search", o->search,
-                 "grid (every combination of the --param values) or random (--n-candidates "
-                 "draws)")
+                 "grid (every combination of the --param values), random (--n-candidates "
+                 "draws) or halving (successive halving over the grid: each round keeps the "
+                 "best third and triples the rows)")
       ->capture_default_str();
   app.add_option("--n-candidates", o->candidates, "random search: candidates to draw")
       ->capture_default_str();
@@ -191,10 +193,14 @@ Runner SetupFit(CLI::App& app) {
     fmt::print("{} training rows, {} held out; {} classes; {} features; {}-fold CV\n",
                r->train_rows, r->test_rows, r->pipeline.class_names.size(),
                r->pipeline.preprocess.features(), o->cv);
-    fmt::print("{:>4}  {:>10}  {:>8}  {:>9}  {}\n", "rank", "mean score", "std", "fit s", "params");
+    const bool halving = o->search == "halving";
+    fmt::print("{:>4}  {:>10}  {:>8}  {:>9}  {}{}\n", "rank", "mean score", "std", "fit s",
+               halving ? "round  rows  " : "", "params");
     for (const auto& c : r->candidates)
-      fmt::print("{:>4}  {:>10.4f}  {:>8.4f}  {:>9.4f}  {}\n", c.rank, c.mean_score, c.std_score,
-                 c.mean_fit_seconds, ParamsText(c.params));
+      fmt::print("{:>4}  {:>10.4f}  {:>8.4f}  {:>9.4f}  {}{}\n", c.rank, c.mean_score, c.std_score,
+                 c.mean_fit_seconds,
+                 halving ? fmt::format("{:>5}  {:>4}  ", c.iteration, c.resources) : "",
+                 ParamsText(c.params));
     fmt::print("best: {} (CV accuracy {:.4f})", ParamsText(r->best), r->best_cv_score);
     if (r->test_score >= 0) fmt::print(", held-out accuracy {:.4f}", r->test_score);
     fmt::print("; {:.2f} s\n", r->seconds);
