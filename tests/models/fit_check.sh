@@ -23,3 +23,25 @@ node "$ROOT/bench/peer/ort_fit_check.js" "$TMP/mixed.onnx" "$TMP/mixed.csv" "$TM
   --report "$TMP/digits.json" --predictions "$TMP/digits_pred.csv" > /dev/null
 node "$ROOT/bench/peer/ort_fit_check.js" "$TMP/digits.onnx" "$TMP/digits.csv" "$TMP/digits.json" \
   "$TMP/digits_pred.csv"
+# hone eval on the fitted model: top-1 on its own training rows, agreement with itself, and a
+# clear refusal of labels that do not match the rows.
+/usr/bin/python3 - "$TMP" <<'PY'
+import sys, numpy as np
+d = np.loadtxt(sys.argv[1] + "/digits.csv", delimiter=",", skiprows=1)
+np.save(sys.argv[1] + "/x.npy", d[:, :-1].astype(np.float32))
+np.save(sys.argv[1] + "/y.npy", d[:, -1].astype(np.int64))
+np.save(sys.argv[1] + "/y_short.npy", d[:5, -1].astype(np.int64))
+PY
+out=$("$HONE" eval "$TMP/digits.onnx" -i "numeric=$TMP/x.npy" --labels "$TMP/y.npy" \
+  --reference "$TMP/digits.onnx" --output probabilities --json)
+echo "eval: $out"
+/usr/bin/python3 -c "
+import json, sys
+r = json.loads(sys.argv[1])
+assert r['n'] == 1797 and r['top1'] > 0.9 and r['cosine'] > 0.999999 and r['max_abs_err'] == 0, r
+" "$out"
+if "$HONE" eval "$TMP/digits.onnx" -i "numeric=$TMP/x.npy" --labels "$TMP/y_short.npy" 2> "$TMP/err"; then
+  echo "eval accepted 5 labels for 1797 rows"; exit 1
+fi
+grep -q "5 labels for 1797 rows" "$TMP/err"
+echo "fit_check: ok"

@@ -57,5 +57,6 @@ Runner SetupOptimize(CLI::App& app);
 Runner SetupPca(CLI::App& app);
 Runner SetupTsne(CLI::App& app);
 Runner SetupFit(CLI::App& app);
+Runner SetupEval(CLI::App& app);
 
 }  // namespace hone::cli

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
       hone::cli::SetupPca);
   add("tsne", "A 2-D t-SNE embedding of a CSV or .npy matrix, with an SVG scatter plot",
       hone::cli::SetupTsne);
+  add("eval", "Top-1 accuracy against labels, or agreement with a reference model",
+      hone::cli::SetupEval);
   add("fit", "Fit a preprocessing + model pipeline to a CSV by cross-validated search; write ONNX",
       hone::cli::SetupFit);
   add("conformance", "Run ONNX backend test cases and report pass/fail counts",
