@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 // Run a `hone fit` model with the peer runtime (onnxruntime-node, CPU EP) on rows of its CSV and
-// compare each predicted label with what hone predicted (`hone fit --predictions`):
+// compare each predicted label (or regression value) with what hone predicted
+// (`hone fit --predictions`):
 // tests/models/fit_check.sh uses it to show that ONNX Runtime runs the exported pipeline with
 // the same predictions.
 //
@@ -85,16 +86,23 @@ async function main() {
   }
   const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'] });
   const out = await session.run(feeds);
-  const label = out.label.data;
+  // Classifiers: the label must match exactly. Regressors ("prediction"): hone's value (double
+  // precision) within 1e-4 relative of ORT's float32 one, and 1e-4 of the targets' scale.
+  const regression = out.prediction !== undefined;
+  const got = regression ? out.prediction.data : out.label.data;
+  const scale = regression ? Math.max(...preds.map((p) => Math.abs(Number(p[1])))) : 0;
   let bad = 0;
   for (let i = 0; i < n; i++) {
-    if (String(label[i]) !== preds[i][1]) {
-      if (bad < 5) process.stderr.write(`ort_fit_check: row ${preds[i][0]}: ORT ${label[i]}, hone ${preds[i][1]}\n`);
+    const ok = regression
+      ? Math.abs(got[i] - Number(preds[i][1])) <= 1e-4 * (Math.abs(Number(preds[i][1])) + scale)
+      : String(got[i]) === preds[i][1];
+    if (!ok) {
+      if (bad < 5) process.stderr.write(`ort_fit_check: row ${preds[i][0]}: ORT ${got[i]}, hone ${preds[i][1]}\n`);
       bad++;
     }
   }
-  if (bad) fail(`${bad} of ${n} labels differ`);
-  console.log(`ort_fit_check: ${path.basename(modelPath)}: ${n} labels match`);
+  if (bad) fail(`${bad} of ${n} ${regression ? 'predictions' : 'labels'} differ`);
+  console.log(`ort_fit_check: ${path.basename(modelPath)}: ${n} ${regression ? 'predictions' : 'labels'} match`);
 }
 
 main().catch((e) => fail(e.message));

@@ -12,14 +12,17 @@ namespace hone::ml {
 
 namespace {
 
-// The target column as class indices (-1 where missing) and the class names, sorted.
+// The target column: class indices (-1 where missing) and the class names, sorted; or, for
+// regression, the values (label 0 where present, -1 where missing).
 struct Target {
   std::vector<int32_t> label;  // per table row
   std::vector<std::string> names;
   bool integers = false;
+  bool regression = false;
+  std::vector<double> value;  // per table row (regression)
 };
 
-StatusOr<Target> ReadTarget(const Table& table, const std::string& name) {
+StatusOr<Target> ReadTarget(const Table& table, const std::string& name, const std::string& model) {
   const int ci = table.index(name);
   if (ci < 0) {
     std::string names;
@@ -29,17 +32,28 @@ StatusOr<Target> ReadTarget(const Table& table, const std::string& name) {
   const Column& c = table.columns[static_cast<size_t>(ci)];
   Target t;
   t.label.assign(static_cast<size_t>(table.rows), -1);
+  if (model == "linear" && c.kind != ColumnKind::kNumeric)
+    return InvalidArgument("target '{}' holds strings: linear regression needs numbers", name);
   if (c.kind == ColumnKind::kNumeric) {
     std::set<double> values;
     for (double v : c.numbers)
       if (!std::isnan(v)) values.insert(v);
+    if (model == "linear" || (model == "auto" && values.size() > 20)) {
+      t.regression = true;
+      t.value = c.numbers;
+      for (size_t r = 0; r < c.numbers.size(); ++r)
+        if (!std::isnan(c.numbers[r])) t.label[r] = 0;
+      if (values.size() < 2)
+        return InvalidArgument("target '{}' has {} distinct value(s); nothing to regress", name,
+                               values.size());
+      return t;
+    }
     t.integers = std::all_of(values.begin(), values.end(),
                              [](double v) { return v == std::round(v) && std::abs(v) < 9e15; });
     if (!t.integers && values.size() > 20)
       return InvalidArgument(
-          "target '{}' has {} distinct non-integer values: that is regression, and hone fit "
-          "fits classifiers so far (logistic)",
-          name, values.size());
+          "target '{}' has {} distinct non-integer values: use --model linear (regression)", name,
+          values.size());
     const std::vector<double> sorted(values.begin(), values.end());
     for (double v : sorted)
       t.names.push_back(t.integers ? fmt::format("{}", static_cast<int64_t>(v))
@@ -64,29 +78,41 @@ StatusOr<Target> ReadTarget(const Table& table, const std::string& name) {
   return t;
 }
 
+// What one candidate fits: preprocessing, PCA components and the model's settings.
+struct ModelOptions {
+  PreprocessOptions pre;
+  LogisticOptions lr;
+  double alpha = 1.0;
+  int64_t pca = 0;
+};
+
 // The options one candidate's parameters give.
-Status Apply(const Params& params, const FitOptions& base, PreprocessOptions& pre,
-             LogisticOptions& lr, int64_t& pca) {
-  pre = base.preprocess;
-  lr = base.logistic;
-  pca = base.pca;
+Status Apply(const Params& params, const FitOptions& base, bool regression, ModelOptions& m) {
+  m.pre = base.preprocess;
+  m.lr = base.logistic;
+  m.alpha = base.alpha;
+  m.pca = base.pca;
   for (const auto& [k, v] : params) {
     try {
-      if (k == "C") {
-        lr.c = std::stod(v);
-        if (!(lr.c > 0)) return InvalidArgument("C must be positive, got '{}'", v);
-      } else if (k == "max_iter") {
-        lr.max_iter = std::stoi(v);
+      if (k == "C" && !regression) {
+        m.lr.c = std::stod(v);
+        if (!(m.lr.c > 0)) return InvalidArgument("C must be positive, got '{}'", v);
+      } else if (k == "max_iter" && !regression) {
+        m.lr.max_iter = std::stoi(v);
+      } else if (k == "alpha" && regression) {
+        m.alpha = std::stod(v);
+        if (!(m.alpha >= 0)) return InvalidArgument("alpha must be >= 0, got '{}'", v);
       } else if (k == "impute") {
-        HONE_ASSIGN_OR_RETURN(pre.numeric_impute, ImputeFromName(v));
+        HONE_ASSIGN_OR_RETURN(m.pre.numeric_impute, ImputeFromName(v));
       } else if (k == "scale") {
-        HONE_ASSIGN_OR_RETURN(pre.scale, ScaleFromName(v));
+        HONE_ASSIGN_OR_RETURN(m.pre.scale, ScaleFromName(v));
       } else if (k == "pca") {
-        pca = std::stoll(v);
-        if (pca < 0) return InvalidArgument("pca components must be >= 0, got '{}'", v);
+        m.pca = std::stoll(v);
+        if (m.pca < 0) return InvalidArgument("pca components must be >= 0, got '{}'", v);
       } else {
-        return InvalidArgument("unknown parameter '{}' (logistic: C, max_iter, impute, scale, pca)",
-                               k);
+        return InvalidArgument("unknown parameter '{}' ({})", k,
+                               regression ? "linear: alpha, impute, scale, pca"
+                                          : "logistic: C, max_iter, impute, scale, pca");
       }
     } catch (const std::exception&) {
       return InvalidArgument("parameter {}: '{}' is not a number", k, v);
@@ -97,32 +123,73 @@ Status Apply(const Params& params, const FitOptions& base, PreprocessOptions& pr
 
 StatusOr<Pipeline> FitOne(const Table& table, const std::vector<std::string>& features,
                           const Target& target, const std::vector<int64_t>& rows,
-                          const PreprocessOptions& pre, const LogisticOptions& lr, int64_t pca) {
+                          const ModelOptions& m) {
   Pipeline p;
-  HONE_RETURN_IF_ERROR(p.preprocess.Fit(table, features, pre, rows));
+  HONE_RETURN_IF_ERROR(p.preprocess.Fit(table, features, m.pre, rows));
   HONE_ASSIGN_OR_RETURN(Tensor x, p.preprocess.Transform(table, rows));
-  if (pca > 0) {
-    if (pca > x.dim(1))
-      return InvalidArgument("pca={} components, but the preprocessing gives {} features", pca,
+  if (m.pca > 0) {
+    if (m.pca > x.dim(1))
+      return InvalidArgument("pca={} components, but the preprocessing gives {} features", m.pca,
                              x.dim(1));
     p.has_pca = true;
-    HONE_RETURN_IF_ERROR(p.pca.Fit(x, pca));
+    HONE_RETURN_IF_ERROR(p.pca.Fit(x, m.pca));
     HONE_ASSIGN_OR_RETURN(x, p.pca.Transform(x));
+  }
+  p.regression = target.regression;
+  if (target.regression) {
+    std::vector<double> y(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) y[i] = target.value[static_cast<size_t>(rows[i])];
+    HONE_RETURN_IF_ERROR(p.ridge.Fit(x, y, m.alpha));
+    return p;
   }
   std::vector<int32_t> y(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) y[i] = target.label[static_cast<size_t>(rows[i])];
-  HONE_RETURN_IF_ERROR(p.model.Fit(x, y, static_cast<int>(target.names.size()), lr));
+  HONE_RETURN_IF_ERROR(p.model.Fit(x, y, static_cast<int>(target.names.size()), m.lr));
   p.class_names = target.names;
   p.integer_classes = target.integers;
   return p;
 }
 
-double Accuracy(const std::vector<int32_t>& predicted, const Target& target,
-                const std::vector<int64_t>& rows) {
+// Accuracy (classifiers) or R^2 (regressors) of `p` on `rows`.
+StatusOr<double> Score(const Pipeline& p, const Table& table, const Target& target,
+                       const std::vector<int64_t>& rows) {
+  if (target.regression) {
+    HONE_ASSIGN_OR_RETURN(std::vector<double> pred, p.PredictValues(table, rows));
+    std::vector<double> y(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) y[i] = target.value[static_cast<size_t>(rows[i])];
+    return R2(y, pred);
+  }
+  HONE_ASSIGN_OR_RETURN(std::vector<int32_t> pred, p.Predict(table, rows));
   int64_t right = 0;
   for (size_t i = 0; i < rows.size(); ++i)
-    right += predicted[i] == target.label[static_cast<size_t>(rows[i])];
+    right += pred[i] == target.label[static_cast<size_t>(rows[i])];
   return rows.empty() ? 0.0 : static_cast<double>(right) / static_cast<double>(rows.size());
+}
+
+// Folds over `rows`: stratified for classification.
+StatusOr<std::vector<Fold>> MakeFolds(const Target& target, const std::vector<int64_t>& rows,
+                                      int k) {
+  if (!target.regression) {
+    std::vector<int32_t> labels;
+    for (int64_t r : rows) labels.push_back(target.label[static_cast<size_t>(r)]);
+    return StratifiedKFold(rows, labels, k);
+  }
+  if (k < 2) return InvalidArgument("cross-validation needs at least 2 folds, got {}", k);
+  if (rows.size() < static_cast<size_t>(k))
+    return InvalidArgument("{} folds need at least {} rows, got {}", k, k, rows.size());
+  return KFold(rows, k);
+}
+
+// A seeded sample of `fraction` of `rows` (stratified for classification) and the rest.
+Fold Split(const Target& target, const std::vector<int64_t>& rows, double fraction, uint64_t seed) {
+  std::vector<int32_t> labels;
+  for (int64_t r : rows) labels.push_back(target.label[static_cast<size_t>(r)]);
+  const Fold f = TrainTestSplit(static_cast<int64_t>(rows.size()), fraction, seed,
+                                target.regression ? nullptr : &labels);
+  Fold out;
+  for (int64_t i : f.train) out.train.push_back(rows[static_cast<size_t>(i)]);
+  for (int64_t i : f.test) out.test.push_back(rows[static_cast<size_t>(i)]);
+  return out;
 }
 
 }  // namespace
@@ -136,6 +203,15 @@ StatusOr<std::vector<int32_t>> Pipeline::Predict(const Table& table,
   return model.Predict(x);
 }
 
+StatusOr<std::vector<double>> Pipeline::PredictValues(const Table& table,
+                                                      std::span<const int64_t> rows) const {
+  HONE_ASSIGN_OR_RETURN(Tensor x, preprocess.Transform(table, rows));
+  if (has_pca) {
+    HONE_ASSIGN_OR_RETURN(x, pca.Transform(x));
+  }
+  return ridge.Predict(x);
+}
+
 Model Pipeline::ToOnnx() const {
   Model m;
   m.ir_version = 8;
@@ -146,6 +222,16 @@ Model Pipeline::ToOnnx() const {
   g.name = "hone_fit";
   preprocess.AppendOnnx(g, "features");
   if (has_pca) pca.AppendOnnx(g, "features", "components");
+  if (regression) {
+    ridge.AppendOnnx(g, has_pca ? "components" : "features", "prediction");
+    ValueInfo out;
+    out.name = "prediction";
+    out.dtype = DataType::kFloat32;
+    out.has_shape = true;
+    out.shape = {Dim{-1, "N"}};
+    g.outputs = {out};
+    return m;
+  }
   model.AppendOnnx(g, has_pca ? "components" : "features", "probabilities", "class_index");
   GraphBuilder b(g, "out_");
   const int64_t k = static_cast<int64_t>(class_names.size());
@@ -174,9 +260,9 @@ Model Pipeline::ToOnnx() const {
 
 StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (o.model != "logistic" && o.model != "auto")
-    return InvalidArgument("model '{}' is not available yet (logistic, auto)", o.model);
-  HONE_ASSIGN_OR_RETURN(Target target, ReadTarget(table, o.target));
+  if (o.model != "logistic" && o.model != "linear" && o.model != "auto")
+    return InvalidArgument("model '{}' is not available yet (logistic, linear, auto)", o.model);
+  HONE_ASSIGN_OR_RETURN(Target target, ReadTarget(table, o.target, o.model));
   std::vector<std::string> features = o.features;
   if (features.empty())
     for (const auto& c : table.columns)
@@ -197,21 +283,17 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   if (o.test_size > 0) {
     if (o.test_size >= 1)
       return InvalidArgument("--test-size must be below 1, got {}", o.test_size);
-    std::vector<int32_t> labels;
-    for (int64_t r : valid) labels.push_back(target.label[static_cast<size_t>(r)]);
-    const Fold split =
-        TrainTestSplit(static_cast<int64_t>(valid.size()), o.test_size, o.seed, &labels);
-    train.clear();
-    for (int64_t i : split.train) train.push_back(valid[static_cast<size_t>(i)]);
-    for (int64_t i : split.test) test.push_back(valid[static_cast<size_t>(i)]);
+    const Fold split = Split(target, valid, o.test_size, o.seed);
+    train = split.train;
+    test = split.test;
   }
-  std::vector<int32_t> train_labels;
-  for (int64_t r : train) train_labels.push_back(target.label[static_cast<size_t>(r)]);
-  HONE_ASSIGN_OR_RETURN(std::vector<Fold> folds, StratifiedKFold(train, train_labels, o.cv));
+  HONE_ASSIGN_OR_RETURN(std::vector<Fold> folds, MakeFolds(target, train, o.cv));
+  result.scoring = target.regression ? "r2" : "accuracy";
+  const std::string knob = target.regression ? "alpha" : "C";
   using Space = std::vector<std::pair<std::string, std::vector<std::string>>>;
   const Space space = !o.grid.empty()        ? o.grid
-                      : o.search == "random" ? Space{{"C", {"loguniform:0.001:1000"}}}
-                                             : Space{{"C", {"0.01", "0.1", "1", "10", "100"}}};
+                      : o.search == "random" ? Space{{knob, {"loguniform:0.001:1000"}}}
+                                             : Space{{knob, {"0.01", "0.1", "1", "10", "100"}}};
   std::vector<Params> candidates;
   if (o.search == "grid" || o.search == "halving") {
     for (const auto& [name, values] : space)
@@ -225,22 +307,17 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
     return InvalidArgument("unknown search '{}' (grid, random, halving)", o.search);
   }
   for (const Params& p : candidates) {  // bad parameters fail before any fitting
-    PreprocessOptions pre;
-    LogisticOptions lr;
-    int64_t pca = 0;
-    HONE_RETURN_IF_ERROR(Apply(p, o, pre, lr, pca));
+    ModelOptions m;
+    HONE_RETURN_IF_ERROR(Apply(p, o, target.regression, m));
   }
   SearchOptions so;
   so.threads = o.threads;
   so.progress = o.progress;
   const auto fit_score = [&](const Params& params, const Fold& fold) -> StatusOr<double> {
-    PreprocessOptions pre;
-    LogisticOptions lr;
-    int64_t pca = 0;
-    HONE_RETURN_IF_ERROR(Apply(params, o, pre, lr, pca));
-    HONE_ASSIGN_OR_RETURN(Pipeline p, FitOne(table, features, target, fold.train, pre, lr, pca));
-    HONE_ASSIGN_OR_RETURN(std::vector<int32_t> pred, p.Predict(table, fold.test));
-    return Accuracy(pred, target, fold.test);
+    ModelOptions m;
+    HONE_RETURN_IF_ERROR(Apply(params, o, target.regression, m));
+    HONE_ASSIGN_OR_RETURN(Pipeline p, FitOne(table, features, target, fold.train, m));
+    return Score(p, table, target, fold.test);
   };
   if (o.search != "halving") {
     HONE_ASSIGN_OR_RETURN(result.candidates, Search(candidates, folds, fit_score, so));
@@ -251,8 +328,8 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
     // (nearly) all of them.
     constexpr int kFactor = 3;
     const int64_t n = static_cast<int64_t>(train.size());
-    const int64_t smallest =
-        2 * static_cast<int64_t>(o.cv) * static_cast<int64_t>(target.names.size());
+    const int64_t smallest = 2 * static_cast<int64_t>(o.cv) *
+                             (target.regression ? 1 : static_cast<int64_t>(target.names.size()));
     const int needed =
         1 + static_cast<int>(std::floor(
                 std::log(static_cast<double>(candidates.size())) / std::log(kFactor) + 1e-9));
@@ -265,18 +342,11 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
     int64_t rows_now = min_rows;
     for (int round = 0; round < rounds; ++round, rows_now *= kFactor) {
       std::vector<int64_t> subset = train;
-      std::vector<int32_t> labels = train_labels;
-      if (rows_now < n) {
-        const Fold pick = TrainTestSplit(n, static_cast<double>(rows_now) / static_cast<double>(n),
-                                         o.seed + static_cast<uint64_t>(round), &train_labels);
-        subset.clear();
-        labels.clear();
-        for (int64_t i : pick.test) {
-          subset.push_back(train[static_cast<size_t>(i)]);
-          labels.push_back(train_labels[static_cast<size_t>(i)]);
-        }
-      }
-      HONE_ASSIGN_OR_RETURN(std::vector<Fold> round_folds, StratifiedKFold(subset, labels, o.cv));
+      if (rows_now < n)
+        subset = Split(target, train, static_cast<double>(rows_now) / static_cast<double>(n),
+                       o.seed + static_cast<uint64_t>(round))
+                     .test;
+      HONE_ASSIGN_OR_RETURN(std::vector<Fold> round_folds, MakeFolds(target, subset, o.cv));
       HONE_ASSIGN_OR_RETURN(std::vector<CandidateResult> scored,
                             Search(alive, round_folds, fit_score, so));
       std::vector<size_t> order(scored.size());
@@ -308,15 +378,12 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
                                               [](const CandidateResult& c) { return c.rank == 1; });
   result.best = best.params;
   result.best_cv_score = best.mean_score;
-  PreprocessOptions pre;
-  LogisticOptions lr;
-  int64_t pca = 0;
-  HONE_RETURN_IF_ERROR(Apply(best.params, o, pre, lr, pca));
-  HONE_ASSIGN_OR_RETURN(result.pipeline, FitOne(table, features, target, train, pre, lr, pca));
+  ModelOptions best_options;
+  HONE_RETURN_IF_ERROR(Apply(best.params, o, target.regression, best_options));
+  HONE_ASSIGN_OR_RETURN(result.pipeline, FitOne(table, features, target, train, best_options));
   for (const auto& w : result.pipeline.preprocess.warnings()) result.warnings.push_back(w);
   if (!test.empty()) {
-    HONE_ASSIGN_OR_RETURN(std::vector<int32_t> pred, result.pipeline.Predict(table, test));
-    result.test_score = Accuracy(pred, target, test);
+    HONE_ASSIGN_OR_RETURN(result.test_score, Score(result.pipeline, table, target, test));
   }
   result.train_rows = static_cast<int64_t>(train.size());
   result.test_rows = static_cast<int64_t>(test.size());

@@ -17,6 +17,7 @@
 
 #include "hone/status.h"
 #include "ir/graph.h"
+#include "ml/linear.h"
 #include "ml/logistic.h"
 #include "ml/model_selection.h"
 #include "ml/pca.h"
@@ -28,36 +29,45 @@ namespace hone::ml {
 struct FitOptions {
   std::string target;
   std::vector<std::string> features;  // empty: every column but the target
-  std::string model = "logistic";     // logistic (auto picks it for classification)
+  // logistic (classification), linear (ridge regression), or auto: linear for a numeric target
+  // with more than 20 distinct values, else logistic.
+  std::string model = "auto";
   PreprocessOptions preprocess;
   LogisticOptions logistic;
-  int64_t pca = 0;  // components of a PCA step between preprocessing and model; 0: none
-  // Searched parameters: C, max_iter (the model), impute, scale (numeric preprocessing), pca
-  // (components; 0 = no PCA step). Empty: C over 0.01, 0.1, 1, 10, 100.
+  double alpha = 1.0;  // ridge penalty
+  int64_t pca = 0;     // components of a PCA step between preprocessing and model; 0: none
+  // Searched parameters: C, max_iter (logistic) or alpha (linear), impute, scale (numeric
+  // preprocessing), pca (components; 0 = no PCA step). Empty: C (or alpha) over 0.01 ... 100.
   std::vector<std::pair<std::string, std::vector<std::string>>> grid;
   std::string search = "grid";  // grid, or random (`candidates` draws from the --param values)
   int candidates = 10;          // random search: how many
-  int cv = 5;                   // stratified folds
-  double test_size = 0.2;       // held-out fraction (stratified); 0: none
+  int cv = 5;                   // folds (stratified for classification)
+  double test_size = 0.2;       // held-out fraction (stratified for classification); 0: none
   uint64_t seed = 0;            // for the held-out split
   int threads = 1;              // parallel fits
   std::function<void(int, int)> progress;  // (fits done, total)
 };
 
-// The fitted pipeline: preprocessing, an optional PCA, the model, and the class labels the
-// model's indices stand for.
+// The fitted pipeline: preprocessing, an optional PCA, the model, and for classifiers the class
+// labels the model's indices stand for.
 struct Pipeline {
   Preprocessor preprocess;
   bool has_pca = false;
   Pca pca;
-  LogisticRegression model;
+  bool regression = false;
+  LogisticRegression model;              // classification
+  Ridge ridge;                           // regression
   std::vector<std::string> class_names;  // as they read in the data
   bool integer_classes = false;          // the target was integral numbers: labels are int64
-  // Class index per row of `table` (rows: all when empty).
+  // Class index per row of `table` (rows: all when empty); classifiers only.
   StatusOr<std::vector<int32_t>> Predict(const Table& table,
                                          std::span<const int64_t> rows = {}) const;
-  // Graph inputs as Preprocessor::AppendOnnx; outputs "label" ([N] int64 or string) and
-  // "probabilities" (float32 [N, classes], columns in class_names order).
+  // The predicted value per row; regressors only.
+  StatusOr<std::vector<double>> PredictValues(const Table& table,
+                                              std::span<const int64_t> rows = {}) const;
+  // Graph inputs as Preprocessor::AppendOnnx. Classifiers: outputs "label" ([N] int64 or string)
+  // and "probabilities" (float32 [N, classes], columns in class_names order); regressors:
+  // "prediction" (float32 [N]).
   Model ToOnnx() const;
 };
 
@@ -66,7 +76,8 @@ struct FitResult {
   std::vector<CandidateResult> candidates;
   Params best;
   double best_cv_score = 0;
-  double test_score = -1;  // accuracy on the held-out rows (-1 without them)
+  std::string scoring;     // accuracy (classification) or r2 (regression)
+  double test_score = -1;  // the score on the held-out rows (-1 without them)
   int64_t train_rows = 0, test_rows = 0;
   std::vector<int64_t> test_row_indices;
   std::vector<std::string> warnings;  // dropped rows, all-missing columns

@@ -23,6 +23,12 @@ node "$ROOT/bench/peer/ort_fit_check.js" "$TMP/mixed.onnx" "$TMP/mixed.csv" "$TM
   --report "$TMP/digits.json" --predictions "$TMP/digits_pred.csv" > /dev/null
 node "$ROOT/bench/peer/ort_fit_check.js" "$TMP/digits.onnx" "$TMP/digits.csv" "$TMP/digits.json" \
   "$TMP/digits_pred.csv"
+# A regression (diabetes: ridge over alpha).
+"$HONE" fit "$TMP/diabetes.csv" --target target --model linear --param alpha=0.1,10 -q \
+  -o "$TMP/diabetes.onnx" --report "$TMP/diabetes.json" --predictions "$TMP/diabetes_pred.csv" \
+  > /dev/null
+node "$ROOT/bench/peer/ort_fit_check.js" "$TMP/diabetes.onnx" "$TMP/diabetes.csv" \
+  "$TMP/diabetes.json" "$TMP/diabetes_pred.csv"
 # hone eval on the fitted model: top-1 on its own training rows, agreement with itself, and a
 # clear refusal of labels that do not match the rows.
 /usr/bin/python3 - "$TMP" <<'PY'

@@ -10,6 +10,7 @@
 
 #include "hone/hone.h"
 #include "ir/onnx_export.h"
+#include "ml/linear.h"
 #include "ml/logistic.h"
 #include "ml/model_selection.h"
 #include "ml/pipeline.h"
@@ -177,6 +178,26 @@ TEST(Logistic, MultinomialMatchesScikitLearn) {
   EXPECT_FALSE(lr.Fit(Matrix(kX), y, 3, LogisticOptions{-1.0}).ok());  // C must be positive
 }
 
+TEST(Linear, RidgeAndLeastSquaresMatchScikitLearn) {
+  const std::vector<double> y = {1.2, 0.3, -2.0, 4.1, -1.5, 0.9, -1.1, -0.4, 2.2, -0.8};
+  Ridge r;
+  ASSERT_TRUE(r.Fit(Matrix(kX), y, 0.7).ok());  // Ridge(alpha=0.7)
+  EXPECT_NEAR(r.coef()[0], 1.1574598198921882, 1e-6);
+  EXPECT_NEAR(r.coef()[1], 0.8748480416392174, 1e-6);
+  EXPECT_NEAR(r.intercept(), -0.26747160115865887, 1e-6);
+  ASSERT_TRUE(r.Fit(Matrix(kX), y, 0.0).ok());  // LinearRegression()
+  EXPECT_NEAR(r.coef()[0], 1.2170045614665352, 1e-6);
+  EXPECT_NEAR(r.coef()[1], 0.9293443982012873, 1e-6);
+  EXPECT_NEAR(r.intercept(), -0.2988076611008078, 1e-6);
+  const auto p = r.Predict(Matrix(kX));
+  EXPECT_GT(R2(y, p), 0.9);
+  EXPECT_DOUBLE_EQ(R2(y, y), 1.0);
+  // Two identical columns without a penalty: refused with advice.
+  const Status s = r.Fit(Matrix({{1, 1}, {2, 2}, {3, 3}}), std::vector<double>{1, 2, 3}, 0.0);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("alpha"), std::string::npos);
+}
+
 // 600 rows: two numeric columns (one with gaps), a string column, a binary target.
 Table Mixed(uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -294,6 +315,51 @@ TEST(FitPipeline, SuccessiveHalvingKeepsTheBestThirdOnTripledRows) {
                                    [](const CandidateResult& c) { return c.rank == 1; });
   EXPECT_EQ(best.iteration, 2);
   EXPECT_EQ(best.params, r->best);
+}
+
+TEST(FitPipeline, RegressionSearchesAlphaAndExportsThePrediction) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> z;
+  std::string csv = "a,b,kind,price\n";
+  for (int i = 0; i < 300; ++i) {
+    const double a = z(rng), b = z(rng);
+    const int k = static_cast<int>(rng() % 3);
+    csv += fmt::format("{},{},{},{}\n", a, b, "xyz"[k], 3 * a - 2 * b + k + 0.1 * z(rng));
+  }
+  const Table t = Csv(csv);
+  FitOptions o;
+  o.target = "price";  // numeric with many values: auto picks linear regression
+  o.grid = {{"alpha", {"0.1", "10"}}};
+  auto r = FitPipeline(t, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->pipeline.regression);
+  EXPECT_EQ(r->scoring, "r2");
+  EXPECT_GT(r->best_cv_score, 0.99);
+  EXPECT_GT(r->test_score, 0.99);
+  auto bytes = ExportOnnxModel(r->pipeline.ToOnnx());
+  ASSERT_TRUE(bytes.ok());
+  auto session = Session::FromBytes(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()));
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  Tensor num = Tensor::Empty(DataType::kFloat32, {t.rows, 2});
+  Tensor cat = Tensor::Empty(DataType::kString, {t.rows, 1});
+  for (int64_t i = 0; i < t.rows; ++i) {
+    num.data<float>()[2 * i] = static_cast<float>(t.columns[0].numbers[static_cast<size_t>(i)]);
+    num.data<float>()[2 * i + 1] = static_cast<float>(t.columns[1].numbers[static_cast<size_t>(i)]);
+    cat.data<std::string>()[i] = t.columns[2].strings[static_cast<size_t>(i)];
+  }
+  auto out = (*session)->Run({{"numeric", num}, {"categorical", cat}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  auto want = r->pipeline.PredictValues(t);
+  ASSERT_TRUE(want.ok());
+  const Tensor& pred = (*out)[0].tensor;
+  ASSERT_EQ(pred.numel(), t.rows);
+  for (int64_t i = 0; i < t.rows; ++i)
+    EXPECT_NEAR(pred.data<float>()[i], (*want)[static_cast<size_t>(i)], 1e-4) << i;
+  o.grid = {{"C", {"1"}}};  // a classifier's parameter
+  r = FitPipeline(t, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("linear: alpha"), std::string::npos);
 }
 
 TEST(FitPipeline, BadInputGetsClearErrors) {

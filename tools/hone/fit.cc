@@ -35,7 +35,8 @@ std::string ReportJson(const ml::FitResult& r, const std::string& data, const st
   std::string s = "{";
   s += fmt::format("\"data\": {}, \"target\": {}, \"model\": {}, \"cv\": {}, ", JsonString(data),
                    JsonString(target), JsonString(model), cv);
-  s += fmt::format("\"train_rows\": {}, \"test_rows\": {}, ", r.train_rows, r.test_rows);
+  s += fmt::format("\"scoring\": {}, \"train_rows\": {}, \"test_rows\": {}, ",
+                   JsonString(r.scoring), r.train_rows, r.test_rows);
   s += "\"classes\": [";
   for (size_t i = 0; i < r.pipeline.class_names.size(); ++i)
     s += (i ? ", " : "") + JsonString(r.pipeline.class_names[i]);
@@ -52,7 +53,7 @@ std::string ReportJson(const ml::FitResult& r, const std::string& data, const st
   size_t i = 0;
   for (const auto& [k, v] : r.best) s += (i++ ? ", " : "") + JsonString(k) + ": " + JsonString(v);
   s += fmt::format("}}, \"best_cv_score\": {:.6f}, ", r.best_cv_score);
-  if (r.test_score >= 0) s += fmt::format("\"test_score\": {:.6f}, ", r.test_score);
+  if (r.test_rows > 0) s += fmt::format("\"test_score\": {:.6f}, ", r.test_score);
   s += fmt::format("\"seconds\": {:.3f}, \"candidates\": [", r.seconds);
   for (size_t c = 0; c < r.candidates.size(); ++c) {
     const ml::CandidateResult& cr = r.candidates[c];
@@ -87,7 +88,9 @@ Runner SetupFit(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   app.add_option("data", o->data, "training data: a .csv file with a header row")->required();
   app.add_option("--target", o->target, "the column to predict")->required();
-  app.add_option("--model", o->model, "logistic, or auto (logistic for classification)")
+  app.add_option("--model", o->model,
+                 "logistic (classification), linear (ridge regression), or auto: linear for a "
+                 "numeric target with more than 20 distinct values, else logistic")
       ->capture_default_str();
   app.add_option("--search", o->search,
                  "grid (every combination of the --param values), random (--n-candidates "
@@ -165,7 +168,8 @@ Runner SetupFit(CLI::App& app) {
       };
     auto r = ml::FitPipeline(*table, fo);
     if (!r.ok()) return Fail(r.status().WithContext(o->data));
-    const std::string json = ReportJson(*r, o->data, o->target, "logistic", o->cv);
+    const std::string json =
+        ReportJson(*r, o->data, o->target, r->pipeline.regression ? "linear" : "logistic", o->cv);
     if (!o->report.empty())
       if (Status s = WriteFile(o->report, json + "\n"); !s.ok()) return Fail(s);
     if (!o->out.empty()) {
@@ -177,12 +181,20 @@ Runner SetupFit(CLI::App& app) {
       std::vector<int64_t> rows = r->test_row_indices;
       if (rows.empty())
         for (int64_t i = 0; i < table->rows; ++i) rows.push_back(i);
-      auto pred = r->pipeline.Predict(*table, rows);
-      if (!pred.ok()) return Fail(pred.status());
       std::string csv = "row,label\n";
-      for (size_t i = 0; i < rows.size(); ++i)
-        csv += fmt::format("{},{}\n", rows[i],
-                           CsvCell(r->pipeline.class_names[static_cast<size_t>((*pred)[i])]));
+      if (r->pipeline.regression) {
+        auto pred = r->pipeline.PredictValues(*table, rows);
+        if (!pred.ok()) return Fail(pred.status());
+        csv = "row,prediction\n";
+        for (size_t i = 0; i < rows.size(); ++i)
+          csv += fmt::format("{},{:.9g}\n", rows[i], (*pred)[i]);
+      } else {
+        auto pred = r->pipeline.Predict(*table, rows);
+        if (!pred.ok()) return Fail(pred.status());
+        for (size_t i = 0; i < rows.size(); ++i)
+          csv += fmt::format("{},{}\n", rows[i],
+                             CsvCell(r->pipeline.class_names[static_cast<size_t>((*pred)[i])]));
+      }
       if (Status s = WriteFile(o->predictions, csv); !s.ok()) return Fail(s);
     }
     for (const auto& w : r->warnings) std::fprintf(stderr, "hone: warning: %s\n", w.c_str());
@@ -190,8 +202,10 @@ Runner SetupFit(CLI::App& app) {
       fmt::print("{}\n", json);
       return 0;
     }
-    fmt::print("{} training rows, {} held out; {} classes; {} features; {}-fold CV\n",
-               r->train_rows, r->test_rows, r->pipeline.class_names.size(),
+    fmt::print("{} training rows, {} held out; {}; {} features; {}-fold CV\n", r->train_rows,
+               r->test_rows,
+               r->pipeline.regression ? std::string("ridge regression")
+                                      : fmt::format("{} classes", r->pipeline.class_names.size()),
                r->pipeline.preprocess.features(), o->cv);
     const bool halving = o->search == "halving";
     fmt::print("{:>4}  {:>10}  {:>8}  {:>9}  {}{}\n", "rank", "mean score", "std", "fit s",
@@ -201,8 +215,8 @@ Runner SetupFit(CLI::App& app) {
                  c.mean_fit_seconds,
                  halving ? fmt::format("{:>5}  {:>4}  ", c.iteration, c.resources) : "",
                  ParamsText(c.params));
-    fmt::print("best: {} (CV accuracy {:.4f})", ParamsText(r->best), r->best_cv_score);
-    if (r->test_score >= 0) fmt::print(", held-out accuracy {:.4f}", r->test_score);
+    fmt::print("best: {} (CV {} {:.4f})", ParamsText(r->best), r->scoring, r->best_cv_score);
+    if (r->test_rows > 0) fmt::print(", held-out {} {:.4f}", r->scoring, r->test_score);
     fmt::print("; {:.2f} s\n", r->seconds);
     if (!o->out.empty())
       fmt::print("wrote {} (inputs: {}{}{})\n", o->out,
