@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/utf8.h"
 
 namespace hone {
 namespace {
@@ -151,23 +152,12 @@ StatusOr<Tensor> ParseNpy(const std::string& bytes, const std::string& what) {
           c = static_cast<unsigned char>(p[k]);
         }
         if (c == 0) break;
-        if (text_unit == 1 || c < 0x80) {  // bytes are kept as they are
-          out.push_back(static_cast<char>(c));
-        } else if (c < 0x800) {
-          out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-          out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-        } else if (c < 0x10000) {
-          out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-          out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-          out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-        } else if (c < 0x110000) {
-          out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-          out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-          out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-          out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-        } else {
+        if (c >= 0x110000)
           return InvalidArgument("{}: element {} holds an invalid code point", what, e);
-        }
+        if (text_unit == 1)
+          out.push_back(static_cast<char>(c));  // bytes are kept as they are
+        else
+          EncodeUtf8(c, out);
       }
     }
     return t;
@@ -200,13 +190,8 @@ std::string Utf32Text(const Tensor& t, size_t& width) {
     const std::string& s = t.data<std::string>()[e];
     auto& cps = points[static_cast<size_t>(e)];
     for (size_t i = 0; i < s.size();) {
-      const unsigned char b = static_cast<unsigned char>(s[i]);
-      const int len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
-      uint32_t c = len == 1 ? b : len == 2 ? b & 0x1F : len == 3 ? b & 0x0F : b & 0x07;
-      for (int k = 1; k < len && i + static_cast<size_t>(k) < s.size(); ++k)
-        c = (c << 6) | (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0x3F);
-      cps.push_back(c);
-      i += static_cast<size_t>(len);
+      bool ok = true;
+      cps.push_back(DecodeUtf8(s, i, ok));
     }
     width = std::max(width, cps.size());
   }
