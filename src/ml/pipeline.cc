@@ -38,7 +38,7 @@ StatusOr<Target> ReadTarget(const Table& table, const std::string& name, const s
     std::set<double> values;
     for (double v : c.numbers)
       if (!std::isnan(v)) values.insert(v);
-    if (model == "linear" || (model == "auto" && values.size() > 20)) {
+    if (model == "linear" || (model == "auto" && values.size() > 20)) {  // (mlp, logistic: classes)
       t.regression = true;
       t.value = c.numbers;
       for (size_t r = 0; r < c.numbers.size(); ++r)
@@ -80,28 +80,58 @@ StatusOr<Target> ReadTarget(const Table& table, const std::string& name, const s
 
 // What one candidate fits: preprocessing, PCA components and the model's settings.
 struct ModelOptions {
+  std::string kind;  // logistic, linear or mlp
   PreprocessOptions pre;
   LogisticOptions lr;
   double alpha = 1.0;
+  MlpOptions mlp;
   int64_t pca = 0;
 };
 
+// "100" or "64-32": hidden layer sizes.
+std::vector<int64_t> ParseHidden(const std::string& v) {
+  std::vector<int64_t> out;
+  size_t start = 0;
+  while (start <= v.size()) {
+    const size_t dash = std::min(v.find('-', start), v.size());
+    size_t used = 0;
+    const std::string part = v.substr(start, dash - start);
+    out.push_back(std::stoll(part, &used));
+    if (used != part.size() || out.back() < 1) throw std::invalid_argument(v);
+    start = dash + 1;
+  }
+  return out;
+}
+
 // The options one candidate's parameters give.
-Status Apply(const Params& params, const FitOptions& base, bool regression, ModelOptions& m) {
+Status Apply(const Params& params, const FitOptions& base, const std::string& kind,
+             ModelOptions& m) {
+  m.kind = kind;
   m.pre = base.preprocess;
   m.lr = base.logistic;
   m.alpha = base.alpha;
+  m.mlp = base.mlp;
   m.pca = base.pca;
   for (const auto& [k, v] : params) {
     try {
-      if (k == "C" && !regression) {
+      if (k == "C" && kind == "logistic") {
         m.lr.c = std::stod(v);
         if (!(m.lr.c > 0)) return InvalidArgument("C must be positive, got '{}'", v);
-      } else if (k == "max_iter" && !regression) {
+      } else if (k == "max_iter" && kind == "logistic") {
         m.lr.max_iter = std::stoi(v);
-      } else if (k == "alpha" && regression) {
+      } else if (k == "alpha" && kind == "linear") {
         m.alpha = std::stod(v);
         if (!(m.alpha >= 0)) return InvalidArgument("alpha must be >= 0, got '{}'", v);
+      } else if (k == "alpha" && kind == "mlp") {
+        m.mlp.alpha = std::stod(v);
+      } else if (k == "hidden" && kind == "mlp") {
+        m.mlp.hidden = ParseHidden(v);
+      } else if (k == "learning_rate" && kind == "mlp") {
+        m.mlp.learning_rate = std::stod(v);
+      } else if (k == "max_iter" && kind == "mlp") {
+        m.mlp.max_iter = std::stoi(v);
+      } else if (k == "batch_size" && kind == "mlp") {
+        m.mlp.batch_size = std::stoll(v);
       } else if (k == "impute") {
         HONE_ASSIGN_OR_RETURN(m.pre.numeric_impute, ImputeFromName(v));
       } else if (k == "scale") {
@@ -110,9 +140,12 @@ Status Apply(const Params& params, const FitOptions& base, bool regression, Mode
         m.pca = std::stoll(v);
         if (m.pca < 0) return InvalidArgument("pca components must be >= 0, got '{}'", v);
       } else {
-        return InvalidArgument("unknown parameter '{}' ({})", k,
-                               regression ? "linear: alpha, impute, scale, pca"
-                                          : "logistic: C, max_iter, impute, scale, pca");
+        return InvalidArgument(
+            "unknown parameter '{}' ({})", k,
+            kind == "linear" ? "linear: alpha, impute, scale, pca"
+            : kind == "mlp"  ? "mlp: hidden, alpha, learning_rate, max_iter, batch_size, impute, "
+                               "scale, pca"
+                             : "logistic: C, max_iter, impute, scale, pca");
       }
     } catch (const std::exception&) {
       return InvalidArgument("parameter {}: '{}' is not a number", k, v);
@@ -144,7 +177,12 @@ StatusOr<Pipeline> FitOne(const Table& table, const std::vector<std::string>& fe
   }
   std::vector<int32_t> y(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) y[i] = target.label[static_cast<size_t>(rows[i])];
-  HONE_RETURN_IF_ERROR(p.model.Fit(x, y, static_cast<int>(target.names.size()), m.lr));
+  if (m.kind == "mlp") {
+    p.is_mlp = true;
+    HONE_RETURN_IF_ERROR(p.mlp.Fit(x, y, static_cast<int>(target.names.size()), m.mlp));
+  } else {
+    HONE_RETURN_IF_ERROR(p.model.Fit(x, y, static_cast<int>(target.names.size()), m.lr));
+  }
   p.class_names = target.names;
   p.integer_classes = target.integers;
   return p;
@@ -200,7 +238,7 @@ StatusOr<std::vector<int32_t>> Pipeline::Predict(const Table& table,
   if (has_pca) {
     HONE_ASSIGN_OR_RETURN(x, pca.Transform(x));
   }
-  return model.Predict(x);
+  return is_mlp ? mlp.Predict(x) : model.Predict(x);
 }
 
 StatusOr<std::vector<double>> Pipeline::PredictValues(const Table& table,
@@ -232,7 +270,10 @@ Model Pipeline::ToOnnx() const {
     g.outputs = {out};
     return m;
   }
-  model.AppendOnnx(g, has_pca ? "components" : "features", "probabilities", "class_index");
+  if (is_mlp)
+    mlp.AppendOnnx(g, has_pca ? "components" : "features", "probabilities", "class_index");
+  else
+    model.AppendOnnx(g, has_pca ? "components" : "features", "probabilities", "class_index");
   GraphBuilder b(g, "out_");
   const int64_t k = static_cast<int64_t>(class_names.size());
   std::string classes;
@@ -260,8 +301,9 @@ Model Pipeline::ToOnnx() const {
 
 StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (o.model != "logistic" && o.model != "linear" && o.model != "auto")
-    return InvalidArgument("model '{}' is not available yet (logistic, linear, auto)", o.model);
+  if (o.model != "logistic" && o.model != "linear" && o.model != "mlp" && o.model != "auto")
+    return InvalidArgument("model '{}' is not available yet (logistic, linear, mlp, auto)",
+                           o.model);
   HONE_ASSIGN_OR_RETURN(Target target, ReadTarget(table, o.target, o.model));
   std::vector<std::string> features = o.features;
   if (features.empty())
@@ -289,9 +331,13 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   }
   HONE_ASSIGN_OR_RETURN(std::vector<Fold> folds, MakeFolds(target, train, o.cv));
   result.scoring = target.regression ? "r2" : "accuracy";
-  const std::string knob = target.regression ? "alpha" : "C";
+  const std::string kind = target.regression ? "linear" : o.model == "mlp" ? "mlp" : "logistic";
   using Space = std::vector<std::pair<std::string, std::vector<std::string>>>;
-  const Space space = !o.grid.empty()        ? o.grid
+  const std::string knob = kind == "logistic" ? "C" : "alpha";
+  const Space space = !o.grid.empty() ? o.grid
+                      : kind == "mlp"
+                          ? (o.search == "random" ? Space{{knob, {"loguniform:0.00001:0.1"}}}
+                                                  : Space{{knob, {"0.0001", "0.001", "0.01"}}})
                       : o.search == "random" ? Space{{knob, {"loguniform:0.001:1000"}}}
                                              : Space{{knob, {"0.01", "0.1", "1", "10", "100"}}};
   std::vector<Params> candidates;
@@ -308,14 +354,14 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   }
   for (const Params& p : candidates) {  // bad parameters fail before any fitting
     ModelOptions m;
-    HONE_RETURN_IF_ERROR(Apply(p, o, target.regression, m));
+    HONE_RETURN_IF_ERROR(Apply(p, o, kind, m));
   }
   SearchOptions so;
   so.threads = o.threads;
   so.progress = o.progress;
   const auto fit_score = [&](const Params& params, const Fold& fold) -> StatusOr<double> {
     ModelOptions m;
-    HONE_RETURN_IF_ERROR(Apply(params, o, target.regression, m));
+    HONE_RETURN_IF_ERROR(Apply(params, o, kind, m));
     HONE_ASSIGN_OR_RETURN(Pipeline p, FitOne(table, features, target, fold.train, m));
     return Score(p, table, target, fold.test);
   };
@@ -379,7 +425,7 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   result.best = best.params;
   result.best_cv_score = best.mean_score;
   ModelOptions best_options;
-  HONE_RETURN_IF_ERROR(Apply(best.params, o, target.regression, best_options));
+  HONE_RETURN_IF_ERROR(Apply(best.params, o, kind, best_options));
   HONE_ASSIGN_OR_RETURN(result.pipeline, FitOne(table, features, target, train, best_options));
   for (const auto& w : result.pipeline.preprocess.warnings()) result.warnings.push_back(w);
   if (!test.empty()) {

@@ -19,6 +19,7 @@
 #include "ir/graph.h"
 #include "ml/linear.h"
 #include "ml/logistic.h"
+#include "ml/mlp.h"
 #include "ml/model_selection.h"
 #include "ml/pca.h"
 #include "ml/preprocess.h"
@@ -29,15 +30,18 @@ namespace hone::ml {
 struct FitOptions {
   std::string target;
   std::vector<std::string> features;  // empty: every column but the target
-  // logistic (classification), linear (ridge regression), or auto: linear for a numeric target
-  // with more than 20 distinct values, else logistic.
+  // logistic or mlp (classification), linear (ridge regression), or auto: linear for a numeric
+  // target with more than 20 distinct values, else logistic.
   std::string model = "auto";
   PreprocessOptions preprocess;
   LogisticOptions logistic;
   double alpha = 1.0;  // ridge penalty
-  int64_t pca = 0;     // components of a PCA step between preprocessing and model; 0: none
-  // Searched parameters: C, max_iter (logistic) or alpha (linear), impute, scale (numeric
-  // preprocessing), pca (components; 0 = no PCA step). Empty: C (or alpha) over 0.01 ... 100.
+  MlpOptions mlp;
+  int64_t pca = 0;  // components of a PCA step between preprocessing and model; 0: none
+  // Searched parameters: C, max_iter (logistic); alpha (linear); hidden ("100", "64-32"), alpha,
+  // learning_rate, max_iter, batch_size (mlp); impute, scale (numeric preprocessing), pca
+  // (components; 0 = no PCA step). Empty: C (or alpha) over 0.01 ... 100 (mlp: alpha 1e-4 ...
+  // 1e-2).
   std::vector<std::pair<std::string, std::vector<std::string>>> grid;
   std::string search = "grid";  // grid, or random (`candidates` draws from the --param values)
   int candidates = 10;          // random search: how many
@@ -55,7 +59,9 @@ struct Pipeline {
   bool has_pca = false;
   Pca pca;
   bool regression = false;
+  bool is_mlp = false;                   // classification by `mlp` rather than `model`
   LogisticRegression model;              // classification
+  Mlp mlp;                               // classification (--model mlp)
   Ridge ridge;                           // regression
   std::vector<std::string> class_names;  // as they read in the data
   bool integer_classes = false;          // the target was integral numbers: labels are int64

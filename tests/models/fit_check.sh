@@ -23,6 +23,11 @@ node "$ROOT/bench/peer/ort_fit_check.js" "$TMP/mixed.onnx" "$TMP/mixed.csv" "$TM
   --report "$TMP/digits.json" --predictions "$TMP/digits_pred.csv" > /dev/null
 node "$ROOT/bench/peer/ort_fit_check.js" "$TMP/digits.onnx" "$TMP/digits.csv" "$TMP/digits.json" \
   "$TMP/digits_pred.csv"
+# An MLP (digits, a short training).
+"$HONE" fit "$TMP/digits.csv" --target target --model mlp --param max_iter=30 --cv 3 -q \
+  -o "$TMP/mlp.onnx" --report "$TMP/mlp.json" --predictions "$TMP/mlp_pred.csv" > /dev/null
+node "$ROOT/bench/peer/ort_fit_check.js" "$TMP/mlp.onnx" "$TMP/digits.csv" "$TMP/mlp.json" \
+  "$TMP/mlp_pred.csv"
 # A regression (diabetes: ridge over alpha).
 "$HONE" fit "$TMP/diabetes.csv" --target target --model linear --param alpha=0.1,10 -q \
   -o "$TMP/diabetes.onnx" --report "$TMP/diabetes.json" --predictions "$TMP/diabetes_pred.csv" \

@@ -12,6 +12,7 @@
 #include "ir/onnx_export.h"
 #include "ml/linear.h"
 #include "ml/logistic.h"
+#include "ml/mlp.h"
 #include "ml/model_selection.h"
 #include "ml/pipeline.h"
 #include "ml/preprocess.h"
@@ -198,6 +199,37 @@ TEST(Linear, RidgeAndLeastSquaresMatchScikitLearn) {
   EXPECT_NE(s.message().find("alpha"), std::string::npos);
 }
 
+TEST(MlpTest, LearnsXorWhichNoLinearModelCan) {
+  std::mt19937_64 rng(4);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<std::vector<float>> rows;
+  std::vector<int32_t> y;
+  for (int i = 0; i < 400; ++i) {
+    const float a = u(rng), b = u(rng);
+    rows.push_back({a, b});
+    y.push_back((a > 0) != (b > 0));
+  }
+  const Tensor x = Matrix(rows);
+  Mlp net;
+  MlpOptions o;
+  o.hidden = {16, 8};
+  o.learning_rate = 0.01;
+  o.seed = 1;
+  ASSERT_TRUE(net.Fit(x, y, 2, o).ok());
+  const auto pred = net.Predict(x);
+  int right = 0;
+  for (size_t i = 0; i < y.size(); ++i) right += pred[i] == y[i];
+  EXPECT_GT(right, 370) << "epochs " << net.epochs();
+  LogisticRegression lr;
+  ASSERT_TRUE(lr.Fit(x, y, 2).ok());
+  const auto lin = lr.Predict(x);
+  int lin_right = 0;
+  for (size_t i = 0; i < y.size(); ++i) lin_right += lin[i] == y[i];
+  EXPECT_LT(lin_right, 300);
+  o.hidden = {0};
+  EXPECT_FALSE(net.Fit(x, y, 2, o).ok());
+}
+
 // 600 rows: two numeric columns (one with gaps), a string column, a binary target.
 Table Mixed(uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -360,6 +392,44 @@ TEST(FitPipeline, RegressionSearchesAlphaAndExportsThePrediction) {
   r = FitPipeline(t, o);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("linear: alpha"), std::string::npos);
+}
+
+TEST(FitPipeline, MlpExportRunsInHoneWithThePipelinesPredictions) {
+  const Table t = Mixed(9);
+  FitOptions o;
+  o.target = "y";
+  o.model = "mlp";
+  o.grid = {{"hidden", {"8", "8-4"}}, {"max_iter", {"50"}}};
+  auto r = FitPipeline(t, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->pipeline.is_mlp);
+  EXPECT_GT(r->best_cv_score, 0.7);
+  auto bytes = ExportOnnxModel(r->pipeline.ToOnnx());
+  ASSERT_TRUE(bytes.ok());
+  auto session = Session::FromBytes(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()));
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  Tensor num = Tensor::Empty(DataType::kFloat32, {t.rows, 2});
+  Tensor cat = Tensor::Empty(DataType::kString, {t.rows, 1});
+  for (int64_t i = 0; i < t.rows; ++i) {
+    num.data<float>()[2 * i] = static_cast<float>(t.columns[0].numbers[static_cast<size_t>(i)]);
+    num.data<float>()[2 * i + 1] = static_cast<float>(t.columns[1].numbers[static_cast<size_t>(i)]);
+    if (!t.columns[2].missing[static_cast<size_t>(i)])
+      cat.data<std::string>()[i] = t.columns[2].strings[static_cast<size_t>(i)];
+  }
+  auto out = (*session)->Run({{"numeric", num}, {"categorical", cat}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  auto want = r->pipeline.Predict(t);
+  ASSERT_TRUE(want.ok());
+  int64_t same = 0;
+  for (int64_t i = 0; i < t.rows; ++i)
+    same += (*out)[0].tensor.data<std::string>()[i] ==
+            r->pipeline.class_names[static_cast<size_t>((*want)[static_cast<size_t>(i)])];
+  EXPECT_GE(same, t.rows - 1);  // float sums in another order may flip a tie
+  o.grid = {{"hidden", {"8-x"}}};
+  r = FitPipeline(t, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("8-x"), std::string::npos);
 }
 
 TEST(FitPipeline, BadInputGetsClearErrors) {

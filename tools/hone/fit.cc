@@ -89,8 +89,8 @@ Runner SetupFit(CLI::App& app) {
   app.add_option("data", o->data, "training data: a .csv file with a header row")->required();
   app.add_option("--target", o->target, "the column to predict")->required();
   app.add_option("--model", o->model,
-                 "logistic (classification), linear (ridge regression), or auto: linear for a "
-                 "numeric target with more than 20 distinct values, else logistic")
+                 "logistic or mlp (classification), linear (ridge regression), or auto: linear "
+                 "for a numeric target with more than 20 distinct values, else logistic")
       ->capture_default_str();
   app.add_option("--search", o->search,
                  "grid (every combination of the --param values), random (--n-candidates "
