@@ -100,18 +100,20 @@ Runner SetupFit(CLI::App& app) {
   app.add_option("--n-candidates", o->candidates, "random search: candidates to draw")
       ->capture_default_str();
   app.add_option("--param", o->params,
-                 "NAME=V1,V2,...: values to search (C, max_iter; impute: "
-                 "mean|median|most_frequent|constant; scale: standard|minmax|none; pca: "
-                 "components). Random search also takes one distribution: NAME=uniform:LO:HI, "
-                 "loguniform:LO:HI, randint:LO:HI. Default: C=0.01,0.1,1,10,100 (random: "
-                 "C=loguniform:0.001:1000)");
+                 "NAME=V1,V2,...: values to search. logistic: C, max_iter; linear: alpha; mlp: "
+                 "hidden (100, 64-32), alpha, learning_rate, max_iter, batch_size; all: impute "
+                 "(mean|median|most_frequent|constant), scale (standard|minmax|none), pca "
+                 "(components). Random search also takes one distribution: NAME=uniform:LO:HI, "
+                 "loguniform:LO:HI, randint:LO:HI. Default: C=0.01,0.1,1,10,100 (linear: alpha; "
+                 "mlp: alpha=0.0001,0.001,0.01; random: loguniform)");
   app.add_option("--features", o->features, "columns to use (default: all but the target)")
       ->delimiter(',');
   app.add_option("--impute", o->impute, "numeric missing values: mean, median, most_frequent")
       ->capture_default_str();
   app.add_option("--scale", o->scale, "numeric scaling: standard, minmax, none")
       ->capture_default_str();
-  app.add_option("--cv", o->cv, "stratified cross-validation folds")->capture_default_str();
+  app.add_option("--cv", o->cv, "cross-validation folds (stratified for classification)")
+      ->capture_default_str();
   app.add_option("--test-size", o->test_size,
                  "fraction of rows held out (stratified) to score the refit model; 0: none")
       ->capture_default_str();
@@ -120,8 +122,8 @@ Runner SetupFit(CLI::App& app) {
   app.add_option("--report", o->report,
                  "write every candidate's scores, the best parameters and the test score as JSON");
   app.add_option("--predictions", o->predictions,
-                 "write the refit pipeline's label for each held-out row (every row without "
-                 "--test-size) as CSV: row (0-based data row), label");
+                 "write the refit pipeline's label (or predicted value) for each held-out row "
+                 "(every row without --test-size) as CSV: row (0-based data row), label");
   app.add_option("--threads", o->threads, "parallel fits (0 = one per core)")
       ->capture_default_str();
   app.add_flag("-q,--quiet", o->quiet, "no progress bar");
