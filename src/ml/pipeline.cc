@@ -7,6 +7,7 @@
 
 #include "core/errors.h"
 #include "ml/graph_builder.h"
+#include "ml/linear.h"
 
 namespace hone::ml {
 
@@ -82,9 +83,7 @@ StatusOr<Target> ReadTarget(const Table& table, const std::string& name, const s
 struct ModelOptions {
   std::string kind;  // logistic, linear or mlp
   PreprocessOptions pre;
-  LogisticOptions lr;
-  double alpha = 1.0;
-  MlpOptions mlp;
+  EstimatorOptions est;
   int64_t pca = 0;
 };
 
@@ -108,30 +107,30 @@ Status Apply(const Params& params, const FitOptions& base, const std::string& ki
              ModelOptions& m) {
   m.kind = kind;
   m.pre = base.preprocess;
-  m.lr = base.logistic;
-  m.alpha = base.alpha;
-  m.mlp = base.mlp;
+  m.est = base.estimator;
   m.pca = base.pca;
+  LogisticOptions& lr = m.est.logistic;
+  MlpOptions& mlp = m.est.mlp;
   for (const auto& [k, v] : params) {
     try {
       if (k == "C" && kind == "logistic") {
-        m.lr.c = std::stod(v);
-        if (!(m.lr.c > 0)) return InvalidArgument("C must be positive, got '{}'", v);
+        lr.c = std::stod(v);
+        if (!(lr.c > 0)) return InvalidArgument("C must be positive, got '{}'", v);
       } else if (k == "max_iter" && kind == "logistic") {
-        m.lr.max_iter = std::stoi(v);
+        lr.max_iter = std::stoi(v);
       } else if (k == "alpha" && kind == "linear") {
-        m.alpha = std::stod(v);
-        if (!(m.alpha >= 0)) return InvalidArgument("alpha must be >= 0, got '{}'", v);
+        m.est.alpha = std::stod(v);
+        if (!(m.est.alpha >= 0)) return InvalidArgument("alpha must be >= 0, got '{}'", v);
       } else if (k == "alpha" && kind == "mlp") {
-        m.mlp.alpha = std::stod(v);
+        mlp.alpha = std::stod(v);
       } else if (k == "hidden" && kind == "mlp") {
-        m.mlp.hidden = ParseHidden(v);
+        mlp.hidden = ParseHidden(v);
       } else if (k == "learning_rate" && kind == "mlp") {
-        m.mlp.learning_rate = std::stod(v);
+        mlp.learning_rate = std::stod(v);
       } else if (k == "max_iter" && kind == "mlp") {
-        m.mlp.max_iter = std::stoi(v);
+        mlp.max_iter = std::stoi(v);
       } else if (k == "batch_size" && kind == "mlp") {
-        m.mlp.batch_size = std::stoll(v);
+        mlp.batch_size = std::stoll(v);
       } else if (k == "impute") {
         HONE_ASSIGN_OR_RETURN(m.pre.numeric_impute, ImputeFromName(v));
       } else if (k == "scale") {
@@ -168,21 +167,18 @@ StatusOr<Pipeline> FitOne(const Table& table, const std::vector<std::string>& fe
     HONE_RETURN_IF_ERROR(p.pca.Fit(x, m.pca));
     HONE_ASSIGN_OR_RETURN(x, p.pca.Transform(x));
   }
-  p.regression = target.regression;
-  if (target.regression) {
-    std::vector<double> y(rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) y[i] = target.value[static_cast<size_t>(rows[i])];
-    HONE_RETURN_IF_ERROR(p.ridge.Fit(x, y, m.alpha));
-    return p;
+  std::unique_ptr<Estimator> model = MakeEstimator(m.kind, m.est);
+  if (!model) return InvalidArgument("unknown model '{}'", m.kind);
+  std::vector<int32_t> labels;
+  std::vector<double> values;
+  for (int64_t r : rows) {
+    if (target.regression)
+      values.push_back(target.value[static_cast<size_t>(r)]);
+    else
+      labels.push_back(target.label[static_cast<size_t>(r)]);
   }
-  std::vector<int32_t> y(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) y[i] = target.label[static_cast<size_t>(rows[i])];
-  if (m.kind == "mlp") {
-    p.is_mlp = true;
-    HONE_RETURN_IF_ERROR(p.mlp.Fit(x, y, static_cast<int>(target.names.size()), m.mlp));
-  } else {
-    HONE_RETURN_IF_ERROR(p.model.Fit(x, y, static_cast<int>(target.names.size()), m.lr));
-  }
+  HONE_RETURN_IF_ERROR(model->Fit(x, labels, values, static_cast<int>(target.names.size())));
+  p.model = std::move(model);
   p.class_names = target.names;
   p.integer_classes = target.integers;
   return p;
@@ -238,7 +234,8 @@ StatusOr<std::vector<int32_t>> Pipeline::Predict(const Table& table,
   if (has_pca) {
     HONE_ASSIGN_OR_RETURN(x, pca.Transform(x));
   }
-  return is_mlp ? mlp.Predict(x) : model.Predict(x);
+  if (regression()) return InvalidArgument("a regressor predicts values, not classes");
+  return model->PredictClass(x);
 }
 
 StatusOr<std::vector<double>> Pipeline::PredictValues(const Table& table,
@@ -247,7 +244,8 @@ StatusOr<std::vector<double>> Pipeline::PredictValues(const Table& table,
   if (has_pca) {
     HONE_ASSIGN_OR_RETURN(x, pca.Transform(x));
   }
-  return ridge.Predict(x);
+  if (!regression()) return InvalidArgument("a classifier predicts classes, not values");
+  return model->PredictValue(x);
 }
 
 Model Pipeline::ToOnnx() const {
@@ -260,8 +258,9 @@ Model Pipeline::ToOnnx() const {
   g.name = "hone_fit";
   preprocess.AppendOnnx(g, "features");
   if (has_pca) pca.AppendOnnx(g, "features", "components");
-  if (regression) {
-    ridge.AppendOnnx(g, has_pca ? "components" : "features", "prediction");
+  const std::string input = has_pca ? "components" : "features";
+  if (regression()) {
+    model->AppendOnnx(g, input, "prediction", "");
     ValueInfo out;
     out.name = "prediction";
     out.dtype = DataType::kFloat32;
@@ -270,10 +269,7 @@ Model Pipeline::ToOnnx() const {
     g.outputs = {out};
     return m;
   }
-  if (is_mlp)
-    mlp.AppendOnnx(g, has_pca ? "components" : "features", "probabilities", "class_index");
-  else
-    model.AppendOnnx(g, has_pca ? "components" : "features", "probabilities", "class_index");
+  model->AppendOnnx(g, input, "probabilities", "class_index");
   GraphBuilder b(g, "out_");
   const int64_t k = static_cast<int64_t>(class_names.size());
   std::string classes;

@@ -17,9 +17,7 @@
 
 #include "hone/status.h"
 #include "ir/graph.h"
-#include "ml/linear.h"
-#include "ml/logistic.h"
-#include "ml/mlp.h"
+#include "ml/estimator.h"
 #include "ml/model_selection.h"
 #include "ml/pca.h"
 #include "ml/preprocess.h"
@@ -34,10 +32,8 @@ struct FitOptions {
   // target with more than 20 distinct values, else logistic.
   std::string model = "auto";
   PreprocessOptions preprocess;
-  LogisticOptions logistic;
-  double alpha = 1.0;  // ridge penalty
-  MlpOptions mlp;
-  int64_t pca = 0;  // components of a PCA step between preprocessing and model; 0: none
+  EstimatorOptions estimator;  // each family's settings (the searched ones override them)
+  int64_t pca = 0;             // components of a PCA step between preprocessing and model; 0: none
   // Searched parameters: C, max_iter (logistic); alpha (linear); hidden ("100", "64-32"), alpha,
   // learning_rate, max_iter, batch_size (mlp); impute, scale (numeric preprocessing), pca
   // (components; 0 = no PCA step). Empty: C (or alpha) over 0.01 ... 100 (mlp: alpha 1e-4 ...
@@ -58,11 +54,8 @@ struct Pipeline {
   Preprocessor preprocess;
   bool has_pca = false;
   Pca pca;
-  bool regression = false;
-  bool is_mlp = false;                   // classification by `mlp` rather than `model`
-  LogisticRegression model;              // classification
-  Mlp mlp;                               // classification (--model mlp)
-  Ridge ridge;                           // regression
+  std::shared_ptr<const Estimator> model;  // logistic, linear or mlp (ml/estimator.h)
+  bool regression() const { return model && model->regression(); }
   std::vector<std::string> class_names;  // as they read in the data
   bool integer_classes = false;          // the target was integral numbers: labels are int64
   // Class index per row of `table` (rows: all when empty); classifiers only.

@@ -364,7 +364,8 @@ TEST(FitPipeline, RegressionSearchesAlphaAndExportsThePrediction) {
   o.grid = {{"alpha", {"0.1", "10"}}};
   auto r = FitPipeline(t, o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_TRUE(r->pipeline.regression);
+  EXPECT_TRUE(r->pipeline.regression());
+  EXPECT_STREQ(r->pipeline.model->kind(), "linear");
   EXPECT_EQ(r->scoring, "r2");
   EXPECT_GT(r->best_cv_score, 0.99);
   EXPECT_GT(r->test_score, 0.99);
@@ -402,7 +403,7 @@ TEST(FitPipeline, MlpExportRunsInHoneWithThePipelinesPredictions) {
   o.grid = {{"hidden", {"8", "8-4"}}, {"max_iter", {"50"}}};
   auto r = FitPipeline(t, o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_TRUE(r->pipeline.is_mlp);
+  EXPECT_STREQ(r->pipeline.model->kind(), "mlp");
   EXPECT_GT(r->best_cv_score, 0.7);
   auto bytes = ExportOnnxModel(r->pipeline.ToOnnx());
   ASSERT_TRUE(bytes.ok());

@@ -170,8 +170,7 @@ Runner SetupFit(CLI::App& app) {
       };
     auto r = ml::FitPipeline(*table, fo);
     if (!r.ok()) return Fail(r.status().WithContext(o->data));
-    const std::string json =
-        ReportJson(*r, o->data, o->target, r->pipeline.regression ? "linear" : "logistic", o->cv);
+    const std::string json = ReportJson(*r, o->data, o->target, r->pipeline.model->kind(), o->cv);
     if (!o->report.empty())
       if (Status s = WriteFile(o->report, json + "\n"); !s.ok()) return Fail(s);
     if (!o->out.empty()) {
@@ -184,7 +183,7 @@ Runner SetupFit(CLI::App& app) {
       if (rows.empty())
         for (int64_t i = 0; i < table->rows; ++i) rows.push_back(i);
       std::string csv = "row,label\n";
-      if (r->pipeline.regression) {
+      if (r->pipeline.regression()) {
         auto pred = r->pipeline.PredictValues(*table, rows);
         if (!pred.ok()) return Fail(pred.status());
         csv = "row,prediction\n";
@@ -206,8 +205,8 @@ Runner SetupFit(CLI::App& app) {
     }
     fmt::print("{} training rows, {} held out; {}; {} features; {}-fold CV\n", r->train_rows,
                r->test_rows,
-               r->pipeline.regression ? std::string("ridge regression")
-                                      : fmt::format("{} classes", r->pipeline.class_names.size()),
+               r->pipeline.regression() ? std::string("ridge regression")
+                                        : fmt::format("{} classes", r->pipeline.class_names.size()),
                r->pipeline.preprocess.features(), o->cv);
     const bool halving = o->search == "halving";
     fmt::print("{:>4}  {:>10}  {:>8}  {:>9}  {}{}\n", "rank", "mean score", "std", "fit s",

@@ -1,0 +1,77 @@
+#include "ml/estimator.h"
+
+#include "ml/linear.h"
+
+namespace hone::ml {
+namespace {
+
+class LogisticEstimator final : public Estimator {
+ public:
+  explicit LogisticEstimator(const LogisticOptions& o) : options_(o) {}
+  const char* kind() const override { return "logistic"; }
+  bool regression() const override { return false; }
+  Status Fit(const Tensor& x, std::span<const int32_t> labels, std::span<const double>,
+             int classes) override {
+    return model_.Fit(x, labels, classes, options_);
+  }
+  std::vector<int32_t> PredictClass(const Tensor& x) const override { return model_.Predict(x); }
+  void AppendOnnx(Graph& g, const std::string& input, const std::string& probabilities,
+                  const std::string& index) const override {
+    model_.AppendOnnx(g, input, probabilities, index);
+  }
+
+ private:
+  LogisticOptions options_;
+  LogisticRegression model_;
+};
+
+class MlpEstimator final : public Estimator {
+ public:
+  explicit MlpEstimator(const MlpOptions& o) : options_(o) {}
+  const char* kind() const override { return "mlp"; }
+  bool regression() const override { return false; }
+  Status Fit(const Tensor& x, std::span<const int32_t> labels, std::span<const double>,
+             int classes) override {
+    return model_.Fit(x, labels, classes, options_);
+  }
+  std::vector<int32_t> PredictClass(const Tensor& x) const override { return model_.Predict(x); }
+  void AppendOnnx(Graph& g, const std::string& input, const std::string& probabilities,
+                  const std::string& index) const override {
+    model_.AppendOnnx(g, input, probabilities, index);
+  }
+
+ private:
+  MlpOptions options_;
+  Mlp model_;
+};
+
+class RidgeEstimator final : public Estimator {
+ public:
+  explicit RidgeEstimator(double alpha) : alpha_(alpha) {}
+  const char* kind() const override { return "linear"; }
+  bool regression() const override { return true; }
+  Status Fit(const Tensor& x, std::span<const int32_t>, std::span<const double> values,
+             int) override {
+    return model_.Fit(x, values, alpha_);
+  }
+  std::vector<double> PredictValue(const Tensor& x) const override { return model_.Predict(x); }
+  void AppendOnnx(Graph& g, const std::string& input, const std::string& prediction,
+                  const std::string&) const override {
+    model_.AppendOnnx(g, input, prediction);
+  }
+
+ private:
+  double alpha_;
+  Ridge model_;
+};
+
+}  // namespace
+
+std::unique_ptr<Estimator> MakeEstimator(const std::string& kind, const EstimatorOptions& o) {
+  if (kind == "logistic") return std::make_unique<LogisticEstimator>(o.logistic);
+  if (kind == "mlp") return std::make_unique<MlpEstimator>(o.mlp);
+  if (kind == "linear") return std::make_unique<RidgeEstimator>(o.alpha);
+  return nullptr;
+}
+
+}  // namespace hone::ml
