@@ -105,8 +105,14 @@ Status Mlp::Fit(const Tensor& x, std::span<const int32_t> y, int classes, const 
         for (int c = 0; c < classes; ++c) row[c] /= static_cast<float>(nb);
       }
       double sq = 0;
-      for (const auto& w : w_)
-        for (float v : w) sq += static_cast<double>(v) * v;
+      for (const auto& w : w_) {
+        float part = 0;
+        const float* wp = w.data();
+        const size_t count = w.size();
+#pragma omp simd reduction(+ : part)
+        for (size_t k = 0; k < count; ++k) part += wp[k] * wp[k];
+        sq += part;
+      }
       epoch_loss += loss + 0.5 * o.alpha * sq;  // scikit-learn sums batch losses x batch size
       ++t;
       const double lr = o.learning_rate * std::sqrt(1 - std::pow(beta2, static_cast<double>(t))) /
@@ -118,8 +124,8 @@ Status Mlp::Fit(const Tensor& x, std::span<const int32_t> y, int classes, const 
         const std::vector<float>& delta = deltas[l];
         Gemm(true, false, in, out, nb, 1.f, acts[l].data(), in, delta.data(), out, 0.f, gw.data(),
              out);
-        for (size_t k = 0; k < gw.size(); ++k)
-          gw[k] += static_cast<float>(o.alpha) * w_[l][k] / static_cast<float>(nb);
+        const float decay = static_cast<float>(o.alpha) / static_cast<float>(nb);
+        for (size_t k = 0; k < gw.size(); ++k) gw[k] += decay * w_[l][k];
         for (int64_t i = 0; i < nb; ++i)
           for (int64_t c = 0; c < out; ++c)
             gb[static_cast<size_t>(c)] += delta[static_cast<size_t>(i * out + c)];
@@ -128,15 +134,27 @@ Status Mlp::Fit(const Tensor& x, std::span<const int32_t> y, int classes, const 
           below.assign(static_cast<size_t>(nb * in), 0.f);
           Gemm(false, true, nb, in, out, 1.f, delta.data(), out, w_[l].data(), out, 0.f,
                below.data(), in);
-          for (size_t k = 0; k < below.size(); ++k)
-            if (acts[l][k] <= 0.f) below[k] = 0.f;
+          float* bp = below.data();
+          const float* ap = acts[l].data();
+          const size_t count = below.size();
+#pragma omp simd
+          for (size_t k = 0; k < count; ++k) bp[k] = ap[k] > 0.f ? bp[k] : 0.f;  // ReLU
         }
-        auto adam = [&](std::vector<float>& p, const std::vector<float>& g, std::vector<float>& m,
-                        std::vector<float>& v) {
-          for (size_t k = 0; k < p.size(); ++k) {
-            m[k] = static_cast<float>(beta1 * m[k] + (1 - beta1) * g[k]);
-            v[k] = static_cast<float>(beta2 * v[k] + (1 - beta2) * g[k] * g[k]);
-            p[k] -= static_cast<float>(lr * m[k] / (std::sqrt(static_cast<double>(v[k])) + eps));
+        // Adam in float, vectorised (the parameters are float anyway).
+        const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2),
+                    step = static_cast<float>(lr), e = static_cast<float>(eps);
+        auto adam = [b1, b2, step, e](std::vector<float>& p, const std::vector<float>& g,
+                                      std::vector<float>& m, std::vector<float>& v) {
+          float* pp = p.data();
+          const float* gp = g.data();
+          float* mp = m.data();
+          float* vp = v.data();
+          const size_t count = p.size();
+#pragma omp simd
+          for (size_t k = 0; k < count; ++k) {
+            mp[k] = b1 * mp[k] + (1 - b1) * gp[k];
+            vp[k] = b2 * vp[k] + (1 - b2) * gp[k] * gp[k];
+            pp[k] -= step * mp[k] / (std::sqrt(vp[k]) + e);
           }
         };
         adam(w_[l], gw, m_w[l], v_w[l]);
