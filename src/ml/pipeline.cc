@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "core/errors.h"
@@ -153,20 +155,33 @@ Status Apply(const Params& params, const FitOptions& base, const std::string& ki
   return Status::Ok();
 }
 
-StatusOr<Pipeline> FitOne(const Table& table, const std::vector<std::string>& features,
-                          const Target& target, const std::vector<int64_t>& rows,
-                          const ModelOptions& m) {
-  Pipeline p;
+// The preprocessing (and PCA) of `m` fitted on `rows`, and those rows transformed by it.
+struct Prepared {
+  Pipeline pipeline;  // without a model yet
+  Tensor x;           // float32 [rows, features after preprocessing / PCA]
+};
+
+StatusOr<Prepared> Prepare(const Table& table, const std::vector<std::string>& features,
+                           const std::vector<int64_t>& rows, const ModelOptions& m) {
+  Prepared out;
+  Pipeline& p = out.pipeline;
   HONE_RETURN_IF_ERROR(p.preprocess.Fit(table, features, m.pre, rows));
-  HONE_ASSIGN_OR_RETURN(Tensor x, p.preprocess.Transform(table, rows));
+  HONE_ASSIGN_OR_RETURN(out.x, p.preprocess.Transform(table, rows));
   if (m.pca > 0) {
-    if (m.pca > x.dim(1))
+    if (m.pca > out.x.dim(1))
       return InvalidArgument("pca={} components, but the preprocessing gives {} features", m.pca,
-                             x.dim(1));
+                             out.x.dim(1));
     p.has_pca = true;
-    HONE_RETURN_IF_ERROR(p.pca.Fit(x, m.pca));
-    HONE_ASSIGN_OR_RETURN(x, p.pca.Transform(x));
+    HONE_RETURN_IF_ERROR(p.pca.Fit(out.x, m.pca));
+    HONE_ASSIGN_OR_RETURN(out.x, p.pca.Transform(out.x));
   }
+  return out;
+}
+
+// A model of `m` fitted on the prepared rows `x` (the table's `rows`).
+StatusOr<std::unique_ptr<Estimator>> FitModel(const Tensor& x, const Target& target,
+                                              const std::vector<int64_t>& rows,
+                                              const ModelOptions& m) {
   std::unique_ptr<Estimator> model = MakeEstimator(m.kind, m.est);
   if (!model) return InvalidArgument("unknown model '{}'", m.kind);
   std::vector<int32_t> labels;
@@ -178,10 +193,35 @@ StatusOr<Pipeline> FitOne(const Table& table, const std::vector<std::string>& fe
       labels.push_back(target.label[static_cast<size_t>(r)]);
   }
   HONE_RETURN_IF_ERROR(model->Fit(x, labels, values, static_cast<int>(target.names.size())));
-  p.model = std::move(model);
+  return model;
+}
+
+StatusOr<Pipeline> FitOne(const Table& table, const std::vector<std::string>& features,
+                          const Target& target, const std::vector<int64_t>& rows,
+                          const ModelOptions& m) {
+  HONE_ASSIGN_OR_RETURN(Prepared prepared, Prepare(table, features, rows, m));
+  Pipeline p = std::move(prepared.pipeline);
+  HONE_ASSIGN_OR_RETURN(p.model, FitModel(prepared.x, target, rows, m));
   p.class_names = target.names;
   p.integer_classes = target.integers;
   return p;
+}
+
+// Accuracy (classifiers) or R^2 (regressors) of `model` on the prepared rows `x` (the table's
+// `rows`).
+double ScoreMatrix(const Estimator& model, const Tensor& x, const Target& target,
+                   const std::vector<int64_t>& rows) {
+  if (target.regression) {
+    const std::vector<double> pred = model.PredictValue(x);
+    std::vector<double> y(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) y[i] = target.value[static_cast<size_t>(rows[i])];
+    return R2(y, pred);
+  }
+  const std::vector<int32_t> pred = model.PredictClass(x);
+  int64_t right = 0;
+  for (size_t i = 0; i < rows.size(); ++i)
+    right += pred[i] == target.label[static_cast<size_t>(rows[i])];
+  return rows.empty() ? 0.0 : static_cast<double>(right) / static_cast<double>(rows.size());
 }
 
 // Accuracy (classifiers) or R^2 (regressors) of `p` on `rows`.
@@ -355,11 +395,40 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   SearchOptions so;
   so.threads = o.threads;
   so.progress = o.progress;
+  // Candidates that differ only in the model's settings share a fold's preprocessing: it is
+  // fitted and applied once per (fold, preprocessing settings) and kept for the search.
+  struct FoldData {
+    Tensor train, test;
+  };
+  std::mutex cache_mu;  // guards cache
+  std::map<std::pair<const Fold*, std::string>, std::shared_ptr<const FoldData>> cache;
   const auto fit_score = [&](const Params& params, const Fold& fold) -> StatusOr<double> {
     ModelOptions m;
     HONE_RETURN_IF_ERROR(Apply(params, o, kind, m));
-    HONE_ASSIGN_OR_RETURN(Pipeline p, FitOne(table, features, target, fold.train, m));
-    return Score(p, table, target, fold.test);
+    const auto key = std::make_pair(
+        &fold, fmt::format("{}|{}|{}|{}|{}|{}", static_cast<int>(m.pre.numeric_impute),
+                           m.pre.numeric_fill, static_cast<int>(m.pre.scale),
+                           static_cast<int>(m.pre.string_impute), m.pre.string_fill, m.pca));
+    std::shared_ptr<const FoldData> data;
+    {
+      std::lock_guard<std::mutex> lock(cache_mu);
+      auto it = cache.find(key);
+      if (it != cache.end()) data = it->second;
+    }
+    if (!data) {  // (two workers may prepare the same fold at once; both results are equal)
+      HONE_ASSIGN_OR_RETURN(Prepared prepared, Prepare(table, features, fold.train, m));
+      auto made = std::make_shared<FoldData>();
+      made->train = prepared.x;
+      HONE_ASSIGN_OR_RETURN(made->test, prepared.pipeline.preprocess.Transform(table, fold.test));
+      if (prepared.pipeline.has_pca) {
+        HONE_ASSIGN_OR_RETURN(made->test, prepared.pipeline.pca.Transform(made->test));
+      }
+      std::lock_guard<std::mutex> lock(cache_mu);
+      data = cache.emplace(key, std::move(made)).first->second;
+    }
+    HONE_ASSIGN_OR_RETURN(std::unique_ptr<Estimator> model,
+                          FitModel(data->train, target, fold.train, m));
+    return ScoreMatrix(*model, data->test, target, fold.test);
   };
   if (o.search != "halving") {
     HONE_ASSIGN_OR_RETURN(result.candidates, Search(candidates, folds, fit_score, so));
@@ -391,6 +460,7 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
       HONE_ASSIGN_OR_RETURN(std::vector<Fold> round_folds, MakeFolds(target, subset, o.cv));
       HONE_ASSIGN_OR_RETURN(std::vector<CandidateResult> scored,
                             Search(alive, round_folds, fit_score, so));
+      cache.clear();  // keyed by fold address: the next round's folds may reuse these addresses
       std::vector<size_t> order(scored.size());
       for (size_t i = 0; i < order.size(); ++i) order[i] = i;
       std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
