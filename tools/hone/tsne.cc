@@ -3,7 +3,6 @@
 #include "ml/tsne.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -121,15 +120,9 @@ Runner SetupTsne(CLI::App& app) {
     opts.seed = o->seed;
     const auto t0 = std::chrono::steady_clock::now();
     if (!o->quiet) {
-      const bool tty = isatty(STDERR_FILENO) != 0;
-      opts.progress = [o, t0, tty](int it, double kl) {
-        const double s =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        const int width = 30, done = width * it / o->iterations;
-        std::fprintf(stderr, "%s[%s%s] %d/%d iterations, KL %.4f, %.1f s%s", tty ? "\r" : "",
-                     std::string(static_cast<size_t>(done), '#').c_str(),
-                     std::string(static_cast<size_t>(width - done), '.').c_str(), it, o->iterations,
-                     kl, s, tty && it < o->iterations ? "" : "\n");
+      opts.progress = [o, t0](int it, double kl) {
+        PrintProgress(it, o->iterations, "iterations", fmt::format("KL {:.4f}", kl),
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       };
     }
     auto r = ml::Tsne(*x, opts, pool);
