@@ -5,10 +5,12 @@
 namespace hone::ml {
 namespace {
 
-class LogisticEstimator final : public Estimator {
+// A classifier family: `Model` fits (x, labels, classes, Options) and predicts class indices.
+template <typename Model, typename Options>
+class ClassifierEstimator final : public Estimator {
  public:
-  explicit LogisticEstimator(const LogisticOptions& o) : options_(o) {}
-  const char* kind() const override { return "logistic"; }
+  ClassifierEstimator(const char* kind, const Options& o) : kind_(kind), options_(o) {}
+  const char* kind() const override { return kind_; }
   bool regression() const override { return false; }
   Status Fit(const Tensor& x, std::span<const int32_t> labels, std::span<const double>,
              int classes) override {
@@ -21,28 +23,9 @@ class LogisticEstimator final : public Estimator {
   }
 
  private:
-  LogisticOptions options_;
-  LogisticRegression model_;
-};
-
-class MlpEstimator final : public Estimator {
- public:
-  explicit MlpEstimator(const MlpOptions& o) : options_(o) {}
-  const char* kind() const override { return "mlp"; }
-  bool regression() const override { return false; }
-  Status Fit(const Tensor& x, std::span<const int32_t> labels, std::span<const double>,
-             int classes) override {
-    return model_.Fit(x, labels, classes, options_);
-  }
-  std::vector<int32_t> PredictClass(const Tensor& x) const override { return model_.Predict(x); }
-  void AppendOnnx(Graph& g, const std::string& input, const std::string& probabilities,
-                  const std::string& index) const override {
-    model_.AppendOnnx(g, input, probabilities, index);
-  }
-
- private:
-  MlpOptions options_;
-  Mlp model_;
+  const char* kind_;
+  Options options_;
+  Model model_;
 };
 
 class RidgeEstimator final : public Estimator {
@@ -68,8 +51,10 @@ class RidgeEstimator final : public Estimator {
 }  // namespace
 
 std::unique_ptr<Estimator> MakeEstimator(const std::string& kind, const EstimatorOptions& o) {
-  if (kind == "logistic") return std::make_unique<LogisticEstimator>(o.logistic);
-  if (kind == "mlp") return std::make_unique<MlpEstimator>(o.mlp);
+  if (kind == "logistic")
+    return std::make_unique<ClassifierEstimator<LogisticRegression, LogisticOptions>>("logistic",
+                                                                                      o.logistic);
+  if (kind == "mlp") return std::make_unique<ClassifierEstimator<Mlp, MlpOptions>>("mlp", o.mlp);
   if (kind == "linear") return std::make_unique<RidgeEstimator>(o.alpha);
   return nullptr;
 }

@@ -11,6 +11,18 @@
 
 namespace hone::ml {
 
+// The declaration of a graph input or output with a batch dimension "N": shape [N] when
+// `columns` < 0, else [N, columns].
+inline ValueInfo BatchTensor(const std::string& name, DataType dtype, int64_t columns = -1) {
+  ValueInfo v;
+  v.name = name;
+  v.dtype = dtype;
+  v.has_shape = true;
+  v.shape = {Dim{-1, "N"}};
+  if (columns >= 0) v.shape.push_back(Dim{columns, ""});
+  return v;
+}
+
 class GraphBuilder {
  public:
   // Names start with `prefix` ("pre_", "logreg_", ...) so that parts built apart never collide.

@@ -23,10 +23,19 @@ Fold FromTestMask(const std::vector<int64_t>& rows, const std::vector<int>& fold
   return out;
 }
 
+// k folds need k >= 2 and at least k rows.
+Status CheckFolds(size_t rows, int k) {
+  if (k < 2) return InvalidArgument("cross-validation needs at least 2 folds, got {}", k);
+  if (rows < static_cast<size_t>(k))
+    return InvalidArgument("{} folds need at least {} rows, got {}", k, k, rows);
+  return Status::Ok();
+}
+
 }  // namespace
 
-std::vector<Fold> KFold(const std::vector<int64_t>& rows, int k) {
-  const size_t n = rows.size(), uk = static_cast<size_t>(std::max(k, 1));
+StatusOr<std::vector<Fold>> KFold(const std::vector<int64_t>& rows, int k) {
+  HONE_RETURN_IF_ERROR(CheckFolds(rows.size(), k));
+  const size_t n = rows.size(), uk = static_cast<size_t>(k);
   std::vector<int> fold_of(n);
   size_t start = 0;
   for (size_t f = 0; f < uk; ++f) {
@@ -41,10 +50,8 @@ std::vector<Fold> KFold(const std::vector<int64_t>& rows, int k) {
 
 StatusOr<std::vector<Fold>> StratifiedKFold(const std::vector<int64_t>& rows,
                                             const std::vector<int32_t>& labels, int k) {
-  if (k < 2) return InvalidArgument("cross-validation needs at least 2 folds, got {}", k);
+  HONE_RETURN_IF_ERROR(CheckFolds(rows.size(), k));
   if (labels.size() != rows.size()) return InvalidArgument("one label per row is needed");
-  if (rows.size() < static_cast<size_t>(k))
-    return InvalidArgument("{} folds need at least {} rows, got {}", k, k, rows.size());
   // Classes numbered by first appearance; each class's rows go to the folds in blocks, the
   // block sizes dealt round-robin over the sorted labels (scikit-learn's allocation).
   std::map<int32_t, int> order;

@@ -18,9 +18,10 @@ struct Fold {
   std::vector<int64_t> train, test;  // row indices, ascending
 };
 
-// Folds over `rows` (indices into the data, in order).
-std::vector<Fold> KFold(const std::vector<int64_t>& rows, int k);
-// labels[i] is the class of rows[i]. Fails when k < 2 or a fold would get no rows.
+// Folds over `rows` (indices into the data, in order). Both fail when k < 2 or there are fewer
+// than k rows; StratifiedKFold also when a fold would get no rows. labels[i] is the class of
+// rows[i].
+StatusOr<std::vector<Fold>> KFold(const std::vector<int64_t>& rows, int k);
 StatusOr<std::vector<Fold>> StratifiedKFold(const std::vector<int64_t>& rows,
                                             const std::vector<int32_t>& labels, int k);
 

@@ -177,16 +177,8 @@ Model Pca::ToOnnx() const {
   m.producer_name = "hone";
   Graph& g = m.graph;
   g.name = "pca";
-  ValueInfo in;
-  in.name = "X";
-  in.dtype = DataType::kFloat32;
-  in.has_shape = true;
-  in.shape = {Dim{-1, "N"}, Dim{features_, ""}};
-  g.inputs.push_back(in);
-  ValueInfo out = in;
-  out.name = "Y";
-  out.shape[1] = Dim{components_, ""};
-  g.outputs.push_back(out);
+  g.inputs.push_back(BatchTensor("X", DataType::kFloat32, features_));
+  g.outputs.push_back(BatchTensor("Y", DataType::kFloat32, components_));
   AppendOnnx(g, "X", "Y");
   return m;
 }

@@ -227,17 +227,8 @@ double ScoreMatrix(const Estimator& model, const Tensor& x, const Target& target
 // Accuracy (classifiers) or R^2 (regressors) of `p` on `rows`.
 StatusOr<double> Score(const Pipeline& p, const Table& table, const Target& target,
                        const std::vector<int64_t>& rows) {
-  if (target.regression) {
-    HONE_ASSIGN_OR_RETURN(std::vector<double> pred, p.PredictValues(table, rows));
-    std::vector<double> y(rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) y[i] = target.value[static_cast<size_t>(rows[i])];
-    return R2(y, pred);
-  }
-  HONE_ASSIGN_OR_RETURN(std::vector<int32_t> pred, p.Predict(table, rows));
-  int64_t right = 0;
-  for (size_t i = 0; i < rows.size(); ++i)
-    right += pred[i] == target.label[static_cast<size_t>(rows[i])];
-  return rows.empty() ? 0.0 : static_cast<double>(right) / static_cast<double>(rows.size());
+  HONE_ASSIGN_OR_RETURN(Tensor x, p.Features(table, rows));
+  return ScoreMatrix(*p.model, x, target, rows);
 }
 
 // Folds over `rows`: stratified for classification.
@@ -248,9 +239,6 @@ StatusOr<std::vector<Fold>> MakeFolds(const Target& target, const std::vector<in
     for (int64_t r : rows) labels.push_back(target.label[static_cast<size_t>(r)]);
     return StratifiedKFold(rows, labels, k);
   }
-  if (k < 2) return InvalidArgument("cross-validation needs at least 2 folds, got {}", k);
-  if (rows.size() < static_cast<size_t>(k))
-    return InvalidArgument("{} folds need at least {} rows, got {}", k, k, rows.size());
   return KFold(rows, k);
 }
 
@@ -268,23 +256,23 @@ Fold Split(const Target& target, const std::vector<int64_t>& rows, double fracti
 
 }  // namespace
 
+StatusOr<Tensor> Pipeline::Features(const Table& table, std::span<const int64_t> rows) const {
+  HONE_ASSIGN_OR_RETURN(Tensor x, preprocess.Transform(table, rows));
+  if (has_pca) return pca.Transform(x);
+  return x;
+}
+
 StatusOr<std::vector<int32_t>> Pipeline::Predict(const Table& table,
                                                  std::span<const int64_t> rows) const {
-  HONE_ASSIGN_OR_RETURN(Tensor x, preprocess.Transform(table, rows));
-  if (has_pca) {
-    HONE_ASSIGN_OR_RETURN(x, pca.Transform(x));
-  }
   if (regression()) return InvalidArgument("a regressor predicts values, not classes");
+  HONE_ASSIGN_OR_RETURN(Tensor x, Features(table, rows));
   return model->PredictClass(x);
 }
 
 StatusOr<std::vector<double>> Pipeline::PredictValues(const Table& table,
                                                       std::span<const int64_t> rows) const {
-  HONE_ASSIGN_OR_RETURN(Tensor x, preprocess.Transform(table, rows));
-  if (has_pca) {
-    HONE_ASSIGN_OR_RETURN(x, pca.Transform(x));
-  }
   if (!regression()) return InvalidArgument("a classifier predicts classes, not values");
+  HONE_ASSIGN_OR_RETURN(Tensor x, Features(table, rows));
   return model->PredictValue(x);
 }
 
@@ -301,12 +289,7 @@ Model Pipeline::ToOnnx() const {
   const std::string input = has_pca ? "components" : "features";
   if (regression()) {
     model->AppendOnnx(g, input, "prediction", "");
-    ValueInfo out;
-    out.name = "prediction";
-    out.dtype = DataType::kFloat32;
-    out.has_shape = true;
-    out.shape = {Dim{-1, "N"}};
-    g.outputs = {out};
+    g.outputs = {BatchTensor("prediction", DataType::kFloat32)};
     return m;
   }
   model->AppendOnnx(g, input, "probabilities", "class_index");
@@ -321,17 +304,8 @@ Model Pipeline::ToOnnx() const {
     classes = b.Strings("classes", class_names, {k});
   }
   b.Add("Gather", {classes, "class_index"}, {"label"});
-  ValueInfo label;
-  label.name = "label";
-  label.dtype = integer_classes ? DataType::kInt64 : DataType::kString;
-  label.has_shape = true;
-  label.shape = {Dim{-1, "N"}};
-  ValueInfo probs;
-  probs.name = "probabilities";
-  probs.dtype = DataType::kFloat32;
-  probs.has_shape = true;
-  probs.shape = {Dim{-1, "N"}, Dim{k, ""}};
-  g.outputs = {label, probs};
+  g.outputs = {BatchTensor("label", integer_classes ? DataType::kInt64 : DataType::kString),
+               BatchTensor("probabilities", DataType::kFloat32, k)};
   return m;
 }
 
@@ -419,10 +393,7 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
       HONE_ASSIGN_OR_RETURN(Prepared prepared, Prepare(table, features, fold.train, m));
       auto made = std::make_shared<FoldData>();
       made->train = prepared.x;
-      HONE_ASSIGN_OR_RETURN(made->test, prepared.pipeline.preprocess.Transform(table, fold.test));
-      if (prepared.pipeline.has_pca) {
-        HONE_ASSIGN_OR_RETURN(made->test, prepared.pipeline.pca.Transform(made->test));
-      }
+      HONE_ASSIGN_OR_RETURN(made->test, prepared.pipeline.Features(table, fold.test));
       std::lock_guard<std::mutex> lock(cache_mu);
       data = cache.emplace(key, std::move(made)).first->second;
     }

@@ -58,6 +58,8 @@ struct Pipeline {
   bool regression() const { return model && model->regression(); }
   std::vector<std::string> class_names;  // as they read in the data
   bool integer_classes = false;          // the target was integral numbers: labels are int64
+  // The model's input for `rows` of `table` (all when empty): preprocessed, then PCA if any.
+  StatusOr<Tensor> Features(const Table& table, std::span<const int64_t> rows = {}) const;
   // Class index per row of `table` (rows: all when empty); classifiers only.
   StatusOr<std::vector<int32_t>> Predict(const Table& table,
                                          std::span<const int64_t> rows = {}) const;

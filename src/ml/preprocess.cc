@@ -217,12 +217,8 @@ void Preprocessor::AppendOnnx(Graph& g, const std::string& output) const {
   GraphBuilder b(g, "pre_");
   std::vector<std::string> parts;
   if (!numeric_.empty()) {
-    ValueInfo in;
-    in.name = "numeric";
-    in.dtype = DataType::kFloat32;
-    in.has_shape = true;
-    in.shape = {Dim{-1, "N"}, Dim{static_cast<int64_t>(numeric_.size()), ""}};
-    g.inputs.push_back(in);
+    g.inputs.push_back(
+        BatchTensor("numeric", DataType::kFloat32, static_cast<int64_t>(numeric_.size())));
     std::vector<float> fill, center, scale;
     for (const auto& n : numeric_) {
       fill.push_back(static_cast<float>(n.fill));
@@ -236,12 +232,8 @@ void Preprocessor::AppendOnnx(Graph& g, const std::string& output) const {
     parts.push_back(b.Op("Div", {centred, b.Floats("scale", scale, s)}));
   }
   if (!strings_.empty()) {
-    ValueInfo in;
-    in.name = "categorical";
-    in.dtype = DataType::kString;
-    in.has_shape = true;
-    in.shape = {Dim{-1, "N"}, Dim{static_cast<int64_t>(strings_.size()), ""}};
-    g.inputs.push_back(in);
+    g.inputs.push_back(
+        BatchTensor("categorical", DataType::kString, static_cast<int64_t>(strings_.size())));
     const std::string axes = b.Ints("axes", {1}, {1});
     for (size_t j = 0; j < strings_.size(); ++j) {
       const Categorical& s = strings_[j];

@@ -96,8 +96,11 @@ TEST(Folds, StratifiedMatchesScikitLearn) {
   EXPECT_EQ((*folds)[1].train.size() + (*folds)[1].test.size(), y.size());
   EXPECT_FALSE(StratifiedKFold(rows, y, 1).ok());
   const auto k = KFold(rows, 3);  // 6, 5, 5 rows
-  EXPECT_EQ(k[0].test.size(), 6u);
-  EXPECT_EQ(k[2].test.front(), 11);
+  ASSERT_TRUE(k.ok()) << k.status().ToString();
+  EXPECT_EQ((*k)[0].test.size(), 6u);
+  EXPECT_EQ((*k)[2].test.front(), 11);
+  EXPECT_FALSE(KFold(rows, 1).ok());
+  EXPECT_FALSE(KFold({1, 2}, 3).ok());
 }
 
 TEST(Folds, RandomCandidatesDrawFromTheirDistributions) {
@@ -247,6 +250,26 @@ Table Mixed(uint64_t seed) {
   return Csv(csv);
 }
 
+// Exports `p`, loads it in a hone Session and runs it on `t` (numeric columns 0 and 1, string
+// column 2, as Mixed and the regression test build them); the first output.
+StatusOr<Tensor> RunExported(const Pipeline& p, const Table& t) {
+  HONE_ASSIGN_OR_RETURN(std::string bytes, ExportOnnxModel(p.ToOnnx()));
+  HONE_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
+                        Session::FromBytes(std::span<const uint8_t>(
+                            reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())));
+  Tensor num = Tensor::Empty(DataType::kFloat32, {t.rows, 2});
+  Tensor cat = Tensor::Empty(DataType::kString, {t.rows, 1});
+  for (int64_t i = 0; i < t.rows; ++i) {
+    const size_t u = static_cast<size_t>(i);
+    num.data<float>()[2 * i] = static_cast<float>(t.columns[0].numbers[u]);
+    num.data<float>()[2 * i + 1] = static_cast<float>(t.columns[1].numbers[u]);
+    if (!t.columns[2].missing[u]) cat.data<std::string>()[i] = t.columns[2].strings[u];
+  }
+  HONE_ASSIGN_OR_RETURN(std::vector<NamedTensor> out,
+                        session->Run({{"numeric", num}, {"categorical", cat}}));
+  return out[0].tensor;
+}
+
 TEST(FitPipeline, SearchesAndExportsWhatHoneRunsIdentically) {
   const Table t = Mixed(7);
   FitOptions o;
@@ -276,29 +299,15 @@ TEST(FitPipeline, SearchesAndExportsWhatHoneRunsIdentically) {
 
   // The exported graph, run by a hone Session, predicts what the pipeline predicts, including
   // for a category never seen in training and missing cells.
-  auto bytes = ExportOnnxModel(r->pipeline.ToOnnx());
-  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
-  auto session = Session::FromBytes(
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()));
-  ASSERT_TRUE(session.ok()) << session.status().ToString();
   Table test = Mixed(8);
   test.columns[2].strings[0] = "atlantis";  // unseen
   test.columns[2].missing[0] = false;
   const int64_t n = test.rows;
-  Tensor num = Tensor::Empty(DataType::kFloat32, {n, 2});
-  Tensor cat = Tensor::Empty(DataType::kString, {n, 1});
-  for (int64_t i = 0; i < n; ++i) {
-    num.data<float>()[2 * i] = static_cast<float>(test.columns[0].numbers[static_cast<size_t>(i)]);
-    num.data<float>()[2 * i + 1] =
-        static_cast<float>(test.columns[1].numbers[static_cast<size_t>(i)]);
-    if (!test.columns[2].missing[static_cast<size_t>(i)])
-      cat.data<std::string>()[i] = test.columns[2].strings[static_cast<size_t>(i)];
-  }
-  auto out = (*session)->Run({{"numeric", num}, {"categorical", cat}});
+  auto out = RunExported(r->pipeline, test);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   auto want = r->pipeline.Predict(test);
   ASSERT_TRUE(want.ok());
-  const Tensor& label = (*out)[0].tensor;
+  const Tensor& label = *out;
   ASSERT_EQ(label.dtype(), DataType::kString);
   ASSERT_EQ(label.numel(), n);
   int64_t same = 0;
@@ -369,23 +378,11 @@ TEST(FitPipeline, RegressionSearchesAlphaAndExportsThePrediction) {
   EXPECT_EQ(r->scoring, "r2");
   EXPECT_GT(r->best_cv_score, 0.99);
   EXPECT_GT(r->test_score, 0.99);
-  auto bytes = ExportOnnxModel(r->pipeline.ToOnnx());
-  ASSERT_TRUE(bytes.ok());
-  auto session = Session::FromBytes(
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()));
-  ASSERT_TRUE(session.ok()) << session.status().ToString();
-  Tensor num = Tensor::Empty(DataType::kFloat32, {t.rows, 2});
-  Tensor cat = Tensor::Empty(DataType::kString, {t.rows, 1});
-  for (int64_t i = 0; i < t.rows; ++i) {
-    num.data<float>()[2 * i] = static_cast<float>(t.columns[0].numbers[static_cast<size_t>(i)]);
-    num.data<float>()[2 * i + 1] = static_cast<float>(t.columns[1].numbers[static_cast<size_t>(i)]);
-    cat.data<std::string>()[i] = t.columns[2].strings[static_cast<size_t>(i)];
-  }
-  auto out = (*session)->Run({{"numeric", num}, {"categorical", cat}});
+  auto out = RunExported(r->pipeline, t);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   auto want = r->pipeline.PredictValues(t);
   ASSERT_TRUE(want.ok());
-  const Tensor& pred = (*out)[0].tensor;
+  const Tensor& pred = *out;
   ASSERT_EQ(pred.numel(), t.rows);
   for (int64_t i = 0; i < t.rows; ++i)
     EXPECT_NEAR(pred.data<float>()[i], (*want)[static_cast<size_t>(i)], 1e-4) << i;
@@ -405,26 +402,13 @@ TEST(FitPipeline, MlpExportRunsInHoneWithThePipelinesPredictions) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_STREQ(r->pipeline.model->kind(), "mlp");
   EXPECT_GT(r->best_cv_score, 0.7);
-  auto bytes = ExportOnnxModel(r->pipeline.ToOnnx());
-  ASSERT_TRUE(bytes.ok());
-  auto session = Session::FromBytes(
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()));
-  ASSERT_TRUE(session.ok()) << session.status().ToString();
-  Tensor num = Tensor::Empty(DataType::kFloat32, {t.rows, 2});
-  Tensor cat = Tensor::Empty(DataType::kString, {t.rows, 1});
-  for (int64_t i = 0; i < t.rows; ++i) {
-    num.data<float>()[2 * i] = static_cast<float>(t.columns[0].numbers[static_cast<size_t>(i)]);
-    num.data<float>()[2 * i + 1] = static_cast<float>(t.columns[1].numbers[static_cast<size_t>(i)]);
-    if (!t.columns[2].missing[static_cast<size_t>(i)])
-      cat.data<std::string>()[i] = t.columns[2].strings[static_cast<size_t>(i)];
-  }
-  auto out = (*session)->Run({{"numeric", num}, {"categorical", cat}});
+  auto out = RunExported(r->pipeline, t);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   auto want = r->pipeline.Predict(t);
   ASSERT_TRUE(want.ok());
   int64_t same = 0;
   for (int64_t i = 0; i < t.rows; ++i)
-    same += (*out)[0].tensor.data<std::string>()[i] ==
+    same += out->data<std::string>()[i] ==
             r->pipeline.class_names[static_cast<size_t>((*want)[static_cast<size_t>(i)])];
   EXPECT_GE(same, t.rows - 1);  // float sums in another order may flip a tie
   o.grid = {{"hidden", {"8-x"}}};
