@@ -59,6 +59,10 @@ Tensor& ComputeContext::OutputUninitialized(int i, DataType dtype, Shape shape) 
   return outputs_[static_cast<size_t>(i)].mutable_tensor();
 }
 
+Tensor ComputeContext::Temporary(DataType dtype, Shape shape) {
+  return NewTensor(frame_, dtype, std::move(shape), false);
+}
+
 bool ComputeContext::InputDiesHere(int i) const {
   if (!dies_ || i < 0 || i >= static_cast<int>(dies_->size()) || !(*dies_)[static_cast<size_t>(i)])
     return false;

@@ -97,6 +97,9 @@ class ComputeContext {
   Tensor& Output(int i, DataType dtype, Shape shape);
   // Allocates output i with unspecified contents: for kernels that write every element.
   Tensor& OutputUninitialized(int i, DataType dtype, Shape shape);
+  // A buffer for this node's own use (contents unspecified), released when the kernel drops it;
+  // planned in the run's arena like the activations.
+  Tensor Temporary(DataType dtype, Shape shape);
   // True when input i is a value no later node reads, held only here (its buffer is not shared
   // with another value or the caller): the kernel may write its output over it.
   bool InputDiesHere(int i) const;

@@ -104,20 +104,22 @@ class DnnlConvTranspose final : public Kernel {
     if (!e) return Decline("oneDNN could not build this deconvolution");
     Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, e->out_shape);
     if (y.numel() == 0) return Status::Ok();
-    dnnl::stream stream(Engine());
-    memory src = Wrap(PlainDesc(x.shape()), x), dst = Wrap(PlainDesc(y.shape()), y);
-    memory psrc = src, pdst = dst;
-    if (e->src_md != src.get_desc()) {
-      psrc = memory(e->src_md, Engine());
-      dnnl::reorder(src, psrc).execute(stream, src, psrc);
+    // The primitive's own layouts (often channel-blocked), reordered at the node's edges through
+    // buffers of this node's run (planned like activations).
+    const void* src = x.raw_data();
+    void* dst = y.raw_data();
+    Tensor blocked_src, blocked_dst;
+    if (e->to_src) {
+      blocked_src = ctx.Temporary(DataType::kUInt8, {static_cast<int64_t>(e->src_md.get_size())});
+      e->to_src->Execute({x.raw_data(), blocked_src.raw_data()});
+      src = blocked_src.raw_data();
     }
-    if (e->dst_md != dst.get_desc()) pdst = memory(e->dst_md, Engine());
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, psrc}, {DNNL_ARG_WEIGHTS, e->weights}, {DNNL_ARG_DST, pdst}};
-    if (b_) args.emplace(DNNL_ARG_BIAS, e->bias);
-    e->prim.execute(stream, args);
-    if (pdst != dst) dnnl::reorder(pdst, dst).execute(stream, pdst, dst);
-    stream.wait();
+    if (e->from_dst) {
+      blocked_dst = ctx.Temporary(DataType::kUInt8, {static_cast<int64_t>(e->dst_md.get_size())});
+      dst = blocked_dst.raw_data();
+    }
+    e->call.Execute({src, dst});
+    if (e->from_dst) e->from_dst->Execute({dst, y.raw_data()});
     return Status::Ok();
   }
 
@@ -127,6 +129,8 @@ class DnnlConvTranspose final : public Kernel {
     memory::desc src_md, dst_md;
     memory weights, bias;
     Shape out_shape;
+    PrimitiveCall call;                               // prim with src, dst varying
+    std::unique_ptr<PrimitiveCall> to_src, from_dst;  // reorders, when not plain NCHW
   };
 
   std::shared_ptr<const Entry> Build(const std::vector<int64_t>& xs) const {
@@ -174,6 +178,14 @@ class DnnlConvTranspose final : public Kernel {
         std::copy_n(b_->data<float>(), m, static_cast<float*>(e->bias.get_data_handle()));
       }
       s.wait();
+      e->call.set_primitive(e->prim);
+      e->call.AddVarying(DNNL_ARG_SRC, e->src_md);
+      e->call.AddVarying(DNNL_ARG_DST, e->dst_md);
+      e->call.AddFixed(DNNL_ARG_WEIGHTS, e->weights);
+      if (b_) e->call.AddFixed(DNNL_ARG_BIAS, e->bias);
+      const memory::desc plain_src = PlainDesc(Shape(xs)), plain_dst = PlainDesc(e->out_shape);
+      if (e->src_md != plain_src) e->to_src = MakeReorder(plain_src, e->src_md);
+      if (e->dst_md != plain_dst) e->from_dst = MakeReorder(e->dst_md, plain_dst);
     } catch (const dnnl::error&) {
       return nullptr;
     }
