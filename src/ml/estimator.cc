@@ -48,9 +48,37 @@ class RidgeEstimator final : public Estimator {
   Ridge model_;
 };
 
+class GbdtEstimator final : public Estimator {
+ public:
+  GbdtEstimator(const GbdtOptions& o, bool regression) : options_(o), regression_(regression) {}
+  const char* kind() const override { return "gbdt"; }
+  bool regression() const override { return regression_; }
+  Status Fit(const Tensor& x, std::span<const int32_t> labels, std::span<const double> values,
+             int classes) override {
+    return regression_ ? model_.FitRegressor(x, values, options_)
+                       : model_.FitClassifier(x, labels, classes, options_);
+  }
+  std::vector<int32_t> PredictClass(const Tensor& x) const override { return model_.Predict(x); }
+  std::vector<double> PredictValue(const Tensor& x) const override {
+    return model_.PredictValue(x);
+  }
+  void AppendOnnx(Graph& g, const std::string& input, const std::string& probabilities,
+                  const std::string& index) const override {
+    model_.AppendOnnx(g, input, probabilities, index);
+  }
+
+ private:
+  GbdtOptions options_;
+  bool regression_;
+  Gbdt model_;
+};
+
 }  // namespace
 
-std::unique_ptr<Estimator> MakeEstimator(const std::string& kind, const EstimatorOptions& o) {
+std::unique_ptr<Estimator> MakeEstimator(const std::string& kind, const EstimatorOptions& o,
+                                         bool regression) {
+  if (kind == "gbdt") return std::make_unique<GbdtEstimator>(o.gbdt, regression);
+  if (regression != (kind == "linear")) return nullptr;
   if (kind == "logistic")
     return std::make_unique<ClassifierEstimator<LogisticRegression, LogisticOptions>>("logistic",
                                                                                       o.logistic);

@@ -1,6 +1,7 @@
 // The seam between hone fit's pipeline and its model families: one fitted model behind one
 // interface, so the pipeline, the search and the exporter do not know which family they hold.
-// Families: logistic (ml/logistic.h), linear (ridge, ml/linear.h), mlp (ml/mlp.h).
+// Families: logistic (ml/logistic.h), linear (ridge, ml/linear.h), mlp (ml/mlp.h), gbdt
+// (histogram gradient boosting, ml/gbdt.h; classifier or regressor).
 #pragma once
 
 #include <memory>
@@ -11,6 +12,7 @@
 #include "hone/status.h"
 #include "hone/tensor.h"
 #include "ir/graph.h"
+#include "ml/gbdt.h"
 #include "ml/logistic.h"
 #include "ml/mlp.h"
 
@@ -21,12 +23,13 @@ struct EstimatorOptions {
   LogisticOptions logistic;
   double alpha = 1.0;  // ridge penalty
   MlpOptions mlp;
+  GbdtOptions gbdt;
 };
 
 class Estimator {
  public:
   virtual ~Estimator() = default;
-  virtual const char* kind() const = 0;  // "logistic", "linear", "mlp"
+  virtual const char* kind() const = 0;  // "logistic", "linear", "mlp", "gbdt"
   virtual bool regression() const = 0;
   // x: float32 [rows, features]. Classifiers read `labels` (class index per row, `classes` of
   // them); regressors read `values`.
@@ -43,7 +46,9 @@ class Estimator {
                           const std::string& index) const = 0;
 };
 
-// A model of family `kind` (logistic, linear, mlp) with `options`; nullptr for another kind.
-std::unique_ptr<Estimator> MakeEstimator(const std::string& kind, const EstimatorOptions& options);
+// A model of family `kind` (logistic, linear, mlp, gbdt) with `options`; nullptr for another
+// kind, or for a family that cannot do `regression` (logistic, mlp) or classification (linear).
+std::unique_ptr<Estimator> MakeEstimator(const std::string& kind, const EstimatorOptions& options,
+                                         bool regression);
 
 }  // namespace hone::ml

@@ -83,6 +83,18 @@ class GraphBuilder {
     a.ints = std::move(v);
     n.attributes[k] = std::move(a);
   }
+  static void SetFloats(Node& n, const std::string& k, std::vector<float> v) {
+    Attribute a;
+    a.kind = Attribute::Kind::kFloats;
+    a.floats = std::move(v);
+    n.attributes[k] = std::move(a);
+  }
+  static void SetString(Node& n, const std::string& k, std::string v) {
+    Attribute a;
+    a.kind = Attribute::Kind::kString;
+    a.s = std::move(v);
+    n.attributes[k] = std::move(a);
+  }
   static void SetStrings(Node& n, const std::string& k, std::vector<std::string> v) {
     Attribute a;
     a.kind = Attribute::Kind::kStrings;

@@ -41,7 +41,8 @@ StatusOr<Target> ReadTarget(const Table& table, const std::string& name, const s
     std::set<double> values;
     for (double v : c.numbers)
       if (!std::isnan(v)) values.insert(v);
-    if (model == "linear" || (model == "auto" && values.size() > 20)) {  // (mlp, logistic: classes)
+    // (mlp, logistic: classes; gbdt: either, as auto)
+    if (model == "linear" || ((model == "auto" || model == "gbdt") && values.size() > 20)) {
       t.regression = true;
       t.value = c.numbers;
       for (size_t r = 0; r < c.numbers.size(); ++r)
@@ -83,7 +84,8 @@ StatusOr<Target> ReadTarget(const Table& table, const std::string& name, const s
 
 // What one candidate fits: preprocessing, PCA components and the model's settings.
 struct ModelOptions {
-  std::string kind;  // logistic, linear or mlp
+  std::string kind;  // logistic, linear, mlp or gbdt
+  bool regression = false;
   PreprocessOptions pre;
   EstimatorOptions est;
   int64_t pca = 0;
@@ -105,14 +107,16 @@ std::vector<int64_t> ParseHidden(const std::string& v) {
 }
 
 // The options one candidate's parameters give.
-Status Apply(const Params& params, const FitOptions& base, const std::string& kind,
+Status Apply(const Params& params, const FitOptions& base, const std::string& kind, bool regression,
              ModelOptions& m) {
   m.kind = kind;
+  m.regression = regression;
   m.pre = base.preprocess;
   m.est = base.estimator;
   m.pca = base.pca;
   LogisticOptions& lr = m.est.logistic;
   MlpOptions& mlp = m.est.mlp;
+  GbdtOptions& gb = m.est.gbdt;
   for (const auto& [k, v] : params) {
     try {
       if (k == "C" && kind == "logistic") {
@@ -133,6 +137,20 @@ Status Apply(const Params& params, const FitOptions& base, const std::string& ki
         mlp.max_iter = std::stoi(v);
       } else if (k == "batch_size" && kind == "mlp") {
         mlp.batch_size = std::stoll(v);
+      } else if (kind == "gbdt" && k == "learning_rate") {
+        gb.learning_rate = std::stod(v);
+      } else if (kind == "gbdt" && k == "max_iter") {
+        gb.max_iter = std::stoi(v);
+      } else if (kind == "gbdt" && k == "max_leaf_nodes") {
+        gb.max_leaf_nodes = std::stoi(v);
+      } else if (kind == "gbdt" && k == "max_depth") {
+        gb.max_depth = std::stoi(v);
+      } else if (kind == "gbdt" && k == "min_samples_leaf") {
+        gb.min_samples_leaf = std::stoi(v);
+      } else if (kind == "gbdt" && (k == "l2_regularization" || k == "l2")) {
+        gb.l2_regularization = std::stod(v);
+      } else if (kind == "gbdt" && k == "max_bins") {
+        gb.max_bins = std::stoi(v);
       } else if (k == "impute") {
         HONE_ASSIGN_OR_RETURN(m.pre.numeric_impute, ImputeFromName(v));
       } else if (k == "scale") {
@@ -146,6 +164,8 @@ Status Apply(const Params& params, const FitOptions& base, const std::string& ki
             kind == "linear" ? "linear: alpha, impute, scale, pca"
             : kind == "mlp"  ? "mlp: hidden, alpha, learning_rate, max_iter, batch_size, impute, "
                                "scale, pca"
+            : kind == "gbdt" ? "gbdt: learning_rate, max_iter, max_leaf_nodes, max_depth, "
+                               "min_samples_leaf, l2_regularization, max_bins, impute, scale, pca"
                              : "logistic: C, max_iter, impute, scale, pca");
       }
     } catch (const std::exception&) {
@@ -182,7 +202,7 @@ StatusOr<Prepared> Prepare(const Table& table, const std::vector<std::string>& f
 StatusOr<std::unique_ptr<Estimator>> FitModel(const Tensor& x, const Target& target,
                                               const std::vector<int64_t>& rows,
                                               const ModelOptions& m) {
-  std::unique_ptr<Estimator> model = MakeEstimator(m.kind, m.est);
+  std::unique_ptr<Estimator> model = MakeEstimator(m.kind, m.est, m.regression);
   if (!model) return InvalidArgument("unknown model '{}'", m.kind);
   std::vector<int32_t> labels;
   std::vector<double> values;
@@ -311,9 +331,9 @@ Model Pipeline::ToOnnx() const {
 
 StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (o.model != "logistic" && o.model != "linear" && o.model != "mlp" && o.model != "auto")
-    return InvalidArgument("model '{}' is not available yet (logistic, linear, mlp, auto)",
-                           o.model);
+  if (o.model != "logistic" && o.model != "linear" && o.model != "mlp" && o.model != "gbdt" &&
+      o.model != "auto")
+    return InvalidArgument("unknown model '{}' (logistic, linear, mlp, gbdt, auto)", o.model);
   HONE_ASSIGN_OR_RETURN(Target target, ReadTarget(table, o.target, o.model));
   std::vector<std::string> features = o.features;
   if (features.empty())
@@ -341,15 +361,20 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   }
   HONE_ASSIGN_OR_RETURN(std::vector<Fold> folds, MakeFolds(target, train, o.cv));
   result.scoring = target.regression ? "r2" : "accuracy";
-  const std::string kind = target.regression ? "linear" : o.model == "mlp" ? "mlp" : "logistic";
+  const std::string kind = o.model == "gbdt"   ? "gbdt"
+                           : target.regression ? "linear"
+                           : o.model == "mlp"  ? "mlp"
+                                               : "logistic";
   using Space = std::vector<std::pair<std::string, std::vector<std::string>>>;
   const std::string knob = kind == "logistic" ? "C" : "alpha";
-  const Space space = !o.grid.empty() ? o.grid
-                      : kind == "mlp"
-                          ? (o.search == "random" ? Space{{knob, {"loguniform:0.00001:0.1"}}}
-                                                  : Space{{knob, {"0.0001", "0.001", "0.01"}}})
-                      : o.search == "random" ? Space{{knob, {"loguniform:0.001:1000"}}}
-                                             : Space{{knob, {"0.01", "0.1", "1", "10", "100"}}};
+  const Space space =
+      !o.grid.empty()  ? o.grid
+      : kind == "gbdt" ? (o.search == "random" ? Space{{"learning_rate", {"loguniform:0.02:0.5"}}}
+                                               : Space{{"learning_rate", {"0.05", "0.1", "0.2"}}})
+      : kind == "mlp"  ? (o.search == "random" ? Space{{knob, {"loguniform:0.00001:0.1"}}}
+                                               : Space{{knob, {"0.0001", "0.001", "0.01"}}})
+      : o.search == "random" ? Space{{knob, {"loguniform:0.001:1000"}}}
+                             : Space{{knob, {"0.01", "0.1", "1", "10", "100"}}};
   std::vector<Params> candidates;
   if (o.search == "grid" || o.search == "halving") {
     for (const auto& [name, values] : space)
@@ -364,7 +389,7 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   }
   for (const Params& p : candidates) {  // bad parameters fail before any fitting
     ModelOptions m;
-    HONE_RETURN_IF_ERROR(Apply(p, o, kind, m));
+    HONE_RETURN_IF_ERROR(Apply(p, o, kind, target.regression, m));
   }
   SearchOptions so;
   so.threads = o.threads;
@@ -378,7 +403,7 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   std::map<std::pair<const Fold*, std::string>, std::shared_ptr<const FoldData>> cache;
   const auto fit_score = [&](const Params& params, const Fold& fold) -> StatusOr<double> {
     ModelOptions m;
-    HONE_RETURN_IF_ERROR(Apply(params, o, kind, m));
+    HONE_RETURN_IF_ERROR(Apply(params, o, kind, target.regression, m));
     const auto key = std::make_pair(
         &fold, fmt::format("{}|{}|{}|{}|{}|{}", static_cast<int>(m.pre.numeric_impute),
                            m.pre.numeric_fill, static_cast<int>(m.pre.scale),
@@ -462,7 +487,7 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
   result.best = best.params;
   result.best_cv_score = best.mean_score;
   ModelOptions best_options;
-  HONE_RETURN_IF_ERROR(Apply(best.params, o, kind, best_options));
+  HONE_RETURN_IF_ERROR(Apply(best.params, o, kind, target.regression, best_options));
   HONE_ASSIGN_OR_RETURN(result.pipeline, FitOne(table, features, target, train, best_options));
   for (const auto& w : result.pipeline.preprocess.warnings()) result.warnings.push_back(w);
   if (!test.empty()) {

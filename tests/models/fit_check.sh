@@ -1,6 +1,6 @@
 #!/bin/sh
 # `hone fit` end to end on the CSVs of bench/ml/make_data.py: mixed-type classification, the
-# digits with logistic regression and an MLP, the diabetes regression. Each exported pipeline must
+# digits with logistic regression and an MLP, the diabetes regression, boosted trees on four sets. Each exported pipeline must
 # run in ONNX Runtime with the labels / values hone predicts for every held-out row
 # (bench/peer/ort_fit_check.js; that comparison is skipped when onnxruntime-node is missing), and
 # `hone eval` scores one. Skips (77) when scikit-learn (for the data) is missing.
@@ -40,6 +40,15 @@ ort_check "$TMP/mlp.onnx" "$TMP/digits.csv" "$TMP/mlp.json" \
   > /dev/null
 ort_check "$TMP/diabetes.onnx" "$TMP/diabetes.csv" \
   "$TMP/diabetes.json" "$TMP/diabetes_pred.csv"
+# Boosted trees (ai.onnx.ml TreeEnsembleRegressor): binary, three classes, regression, and the
+# mixed CSV (one-hot strings).
+for spec in "breast_cancer target" "wine target" "diabetes target" "mixed churn"; do
+  set -- $spec
+  "$HONE" fit "$TMP/$1.csv" --target "$2" --model gbdt --param max_iter=40 --cv 3 -q \
+    -o "$TMP/gbdt_$1.onnx" --report "$TMP/gbdt_$1.json" --predictions "$TMP/gbdt_$1_pred.csv" \
+    > /dev/null
+  ort_check "$TMP/gbdt_$1.onnx" "$TMP/$1.csv" "$TMP/gbdt_$1.json" "$TMP/gbdt_$1_pred.csv"
+done
 # hone eval on the fitted model: top-1 on its own training rows, agreement with itself, and a
 # clear refusal of labels that do not match the rows.
 /usr/bin/python3 - "$TMP" <<'PY'

@@ -86,11 +86,16 @@ Runner SetupFit(CLI::App& app) {
     bool quiet = false, json = false;
   };
   auto o = std::make_shared<Opts>();
-  app.add_option("data", o->data, "training data: a .csv file with a header row")->required();
+  app.add_option("data", o->data,
+                 "training data: a .csv file with a header row, or a 2-D numeric .npy (columns c0, "
+                 "c1, ...)")
+      ->required();
   app.add_option("--target", o->target, "the column to predict")->required();
   app.add_option("--model", o->model,
-                 "logistic or mlp (classification), linear (ridge regression), or auto: linear "
-                 "for a numeric target with more than 20 distinct values, else logistic")
+                 "logistic or mlp (classification), linear (ridge regression), gbdt (histogram "
+                 "gradient boosting: a regressor for a numeric target with more than 20 distinct "
+                 "values, else a classifier), or auto: linear for a numeric target with more than "
+                 "20 distinct values, else logistic")
       ->capture_default_str();
   app.add_option("--search", o->search,
                  "grid (every combination of the --param values), random (--n-candidates "
@@ -99,13 +104,16 @@ Runner SetupFit(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--n-candidates", o->candidates, "random search: candidates to draw")
       ->capture_default_str();
-  app.add_option("--param", o->params,
-                 "NAME=V1,V2,...: values to search. logistic: C, max_iter; linear: alpha; mlp: "
-                 "hidden (100, 64-32), alpha, learning_rate, max_iter, batch_size; all: impute "
-                 "(mean|median|most_frequent|constant), scale (standard|minmax|none), pca "
-                 "(components). Random search also takes one distribution: NAME=uniform:LO:HI, "
-                 "loguniform:LO:HI, randint:LO:HI. Default: C=0.01,0.1,1,10,100 (linear: alpha; "
-                 "mlp: alpha=0.0001,0.001,0.01; random: loguniform)");
+  app.add_option(
+      "--param", o->params,
+      "NAME=V1,V2,...: values to search. logistic: C, max_iter; linear: alpha; mlp: "
+      "hidden (100, 64-32), alpha, learning_rate, max_iter, batch_size; gbdt: "
+      "learning_rate, max_iter, max_leaf_nodes, max_depth, min_samples_leaf, "
+      "l2_regularization, max_bins; all: impute "
+      "(mean|median|most_frequent|constant), scale (standard|minmax|none), pca "
+      "(components). Random search also takes one distribution: NAME=uniform:LO:HI, "
+      "loguniform:LO:HI, randint:LO:HI. Default: C=0.01,0.1,1,10,100 (linear: alpha; "
+      "mlp: alpha=0.0001,0.001,0.01; gbdt: learning_rate=0.05,0.1,0.2; random: loguniform)");
   app.add_option("--features", o->features, "columns to use (default: all but the target)")
       ->delimiter(',');
   app.add_option("--impute", o->impute, "numeric missing values: mean, median, most_frequent")
@@ -129,7 +137,7 @@ Runner SetupFit(CLI::App& app) {
   app.add_flag("-q,--quiet", o->quiet, "no progress bar");
   app.add_flag("--json", o->json, "print the report as JSON instead of the table");
   return [o]() -> int {
-    auto table = ml::ReadCsv(o->data);
+    auto table = ml::ReadTable(o->data);
     if (!table.ok()) return Fail(table.status());
     ml::FitOptions fo;
     fo.target = o->target;
