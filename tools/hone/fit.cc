@@ -79,7 +79,7 @@ Runner SetupFit(CLI::App& app) {
   struct Opts {
     std::string data, target, model = "auto", search = "grid", out, report, predictions;
     std::vector<std::string> params, features;
-    std::string impute = "mean", scale = "standard";
+    std::string impute = "mean", scale = "auto";
     int cv = 5, threads = 0, candidates = 10;
     double test_size = 0.2;
     uint64_t seed = 0;
@@ -118,7 +118,9 @@ Runner SetupFit(CLI::App& app) {
       ->delimiter(',');
   app.add_option("--impute", o->impute, "numeric missing values: mean, median, most_frequent")
       ->capture_default_str();
-  app.add_option("--scale", o->scale, "numeric scaling: standard, minmax, none")
+  app.add_option("--scale", o->scale,
+                 "numeric scaling: standard, minmax, none, or auto: none for gbdt (trees do not "
+                 "need it), else standard")
       ->capture_default_str();
   app.add_option("--cv", o->cv, "cross-validation folds (stratified for classification)")
       ->capture_default_str();
@@ -145,7 +147,9 @@ Runner SetupFit(CLI::App& app) {
     fo.model = o->model;
     auto impute = ml::ImputeFromName(o->impute);
     if (!impute.ok()) return Fail(impute.status());
-    auto scale = ml::ScaleFromName(o->scale);
+    auto scale = ml::ScaleFromName(o->scale != "auto"   ? o->scale
+                                   : o->model == "gbdt" ? "none"
+                                                        : "standard");
     if (!scale.ok()) return Fail(scale.status());
     fo.preprocess.numeric_impute = *impute;
     fo.preprocess.scale = *scale;
