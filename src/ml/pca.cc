@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
+#include <string>
 
 #include "core/errors.h"
 #include "core/thread_pool.h"
@@ -43,25 +45,91 @@ void ForCentredBlocks(const float* x, int64_t n, int64_t d, const std::vector<fl
 
 int64_t Chunks(ThreadPool* pool) { return pool != nullptr ? pool->parallelism() : 1; }
 
-}  // namespace
+// Orthonormalises the columns of the row-major [rows, cols] matrix m in place: modified
+// Gram-Schmidt in double precision, twice (for orthogonality to working precision).
+void Orthonormalise(std::vector<float>& m, int64_t rows, int64_t cols) {
+  const size_t r = static_cast<size_t>(rows), c = static_cast<size_t>(cols);
+  std::vector<double> q(r * c);  // column-major
+  for (size_t i = 0; i < r; ++i)
+    for (size_t j = 0; j < c; ++j) q[j * r + i] = m[i * c + j];
+  for (int pass = 0; pass < 2; ++pass)
+    for (size_t j = 0; j < c; ++j) {
+      double* qj = q.data() + j * r;
+      for (size_t k = 0; k < j; ++k) {
+        const double* qk = q.data() + k * r;
+        double dot = 0;
+        for (size_t i = 0; i < r; ++i) dot += qk[i] * qj[i];
+        for (size_t i = 0; i < r; ++i) qj[i] -= dot * qk[i];
+      }
+      double norm = 0;
+      for (size_t i = 0; i < r; ++i) norm += qj[i] * qj[i];
+      norm = std::sqrt(norm);
+      for (size_t i = 0; i < r; ++i) qj[i] = norm > 0 ? qj[i] / norm : 0.0;
+    }
+  for (size_t i = 0; i < r; ++i)
+    for (size_t j = 0; j < c; ++j) m[i * c + j] = static_cast<float>(q[j * r + i]);
+}
 
-Status Pca::Fit(const Tensor& x, int64_t components, const PcaOptions& options, ThreadPool* pool) {
-  if (x.dtype() != DataType::kFloat32 || x.rank() != 2)
-    return InvalidArgument("PCA needs a float32 [rows, features] matrix, got {} {}",
-                           DataTypeName(x.dtype()), ShapeToString(x.shape()));
-  const int64_t n = x.dim(0), d = x.dim(1);
-  if (n < 2) return InvalidArgument("PCA needs at least 2 rows, got {}", n);
-  if (components < 1 || components > std::min(n, d))
-    return InvalidArgument("components must be between 1 and min(rows, features) = {}, got {}",
-                           std::min(n, d), components);
-  const float* p = x.data<float>();
-  std::vector<double> mean(static_cast<size_t>(d), 0.0);
+// The randomized SVD of the centred x: the variances (descending) and matching unit directions
+// (rows of `vectors`, d values each) of the top `l` >= components singular triplets.
+std::vector<double> RandomizedEigen(const float* x, int64_t n, int64_t d,
+                                    const std::vector<double>& mean, int64_t components,
+                                    const PcaOptions& o, std::vector<double>& vectors) {
+  const int64_t l = std::min(components + 10, std::min(n, d));
+  std::vector<float> xc(static_cast<size_t>(n * d));
   for (int64_t r = 0; r < n; ++r)
-    for (int64_t j = 0; j < d; ++j) mean[static_cast<size_t>(j)] += p[r * d + j];
-  for (double& m : mean) m /= static_cast<double>(n);
-  for (int64_t j = 0; j < d; ++j)
-    if (!std::isfinite(mean[static_cast<size_t>(j)]))
-      return InvalidArgument("column {} holds NaN or infinite values; impute them first", j);
+    for (int64_t j = 0; j < d; ++j)
+      xc[static_cast<size_t>(r * d + j)] =
+          static_cast<float>(x[r * d + j] - mean[static_cast<size_t>(j)]);
+  std::mt19937_64 rng(o.seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> omega(static_cast<size_t>(d * l));
+  for (float& v : omega) v = normal(rng);
+  std::vector<float> y(static_cast<size_t>(n * l)), z(static_cast<size_t>(d * l));
+  Gemm(false, false, n, l, d, 1.f, xc.data(), d, omega.data(), l, 0.f, y.data(), l);
+  const int iters = o.power_iterations >= 0            ? o.power_iterations
+                    : components < std::min(n, d) / 10 ? 7
+                                                       : 4;
+  for (int it = 0; it < iters; ++it) {
+    Orthonormalise(y, n, l);
+    Gemm(true, false, d, l, n, 1.f, xc.data(), d, y.data(), l, 0.f, z.data(), l);
+    Orthonormalise(z, d, l);
+    Gemm(false, false, n, l, d, 1.f, xc.data(), d, z.data(), l, 0.f, y.data(), l);
+  }
+  Orthonormalise(y, n, l);
+  std::vector<float> b(static_cast<size_t>(l * d));  // Q^T Xc, [l, d]
+  Gemm(true, false, l, d, n, 1.f, y.data(), l, xc.data(), d, 0.f, b.data(), d);
+  std::vector<double> bbt(static_cast<size_t>(l * l), 0.0);
+  for (int64_t i = 0; i < l; ++i)
+    for (int64_t j = 0; j < l; ++j) {
+      double dot = 0;
+      for (int64_t k = 0; k < d; ++k)
+        dot += static_cast<double>(b[static_cast<size_t>(i * d + k)]) *
+               b[static_cast<size_t>(j * d + k)];
+      bbt[static_cast<size_t>(i * l + j)] = dot;
+    }
+  std::vector<double> u;
+  std::vector<double> s2 = SymmetricEigen(std::move(bbt), l, u);
+  vectors.assign(static_cast<size_t>(l * d), 0.0);
+  for (int64_t c = 0; c < l; ++c) {  // v_c = B^T u_c / |B^T u_c|
+    double* v = vectors.data() + c * d;
+    for (int64_t i = 0; i < l; ++i)
+      for (int64_t k = 0; k < d; ++k)
+        v[k] += u[static_cast<size_t>(c * l + i)] * b[static_cast<size_t>(i * d + k)];
+    double norm = 0;
+    for (int64_t k = 0; k < d; ++k) norm += v[k] * v[k];
+    norm = std::sqrt(norm);
+    for (int64_t k = 0; k < d; ++k) v[k] = norm > 0 ? v[k] / norm : 0.0;
+  }
+  for (double& v : s2) v = std::max(v, 0.0) / static_cast<double>(n - 1);
+  return s2;
+}
+
+// The covariance matrix's eigenvalues (descending) and unit eigenvectors (rows), its trace in
+// `total`.
+std::vector<double> CovarianceEigen(const float* p, int64_t n, int64_t d,
+                                    const std::vector<double>& mean, ThreadPool* pool,
+                                    std::vector<double>& vectors, double& total) {
   // Covariance = Xc^T Xc / (n - 1), on the centred data, a block of rows at a time (the block
   // stays in cache; one GEMM over all rows made oneDNN pack 100k-row operands).
   const int64_t chunks = Chunks(pool);
@@ -93,10 +161,45 @@ Status Pca::Fit(const Tensor& x, int64_t components, const PcaOptions& options, 
       cov[static_cast<size_t>(i * d + j)] =
           gram[static_cast<size_t>(std::min(i, j) * d + std::max(i, j))] /
           static_cast<double>(n - 1);
-  double total = 0;
+  total = 0;
   for (int64_t i = 0; i < d; ++i) total += cov[static_cast<size_t>(i * d + i)];
-  std::vector<double> vectors;
-  std::vector<double> values = SymmetricEigen(std::move(cov), d, vectors);
+  return SymmetricEigen(std::move(cov), d, vectors);
+}
+
+}  // namespace
+
+Status Pca::Fit(const Tensor& x, int64_t components, const PcaOptions& options, ThreadPool* pool) {
+  if (x.dtype() != DataType::kFloat32 || x.rank() != 2)
+    return InvalidArgument("PCA needs a float32 [rows, features] matrix, got {} {}",
+                           DataTypeName(x.dtype()), ShapeToString(x.shape()));
+  const int64_t n = x.dim(0), d = x.dim(1);
+  if (n < 2) return InvalidArgument("PCA needs at least 2 rows, got {}", n);
+  if (components < 1 || components > std::min(n, d))
+    return InvalidArgument("components must be between 1 and min(rows, features) = {}, got {}",
+                           std::min(n, d), components);
+  const float* p = x.data<float>();
+  std::vector<double> mean(static_cast<size_t>(d), 0.0);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t j = 0; j < d; ++j) mean[static_cast<size_t>(j)] += p[r * d + j];
+  for (double& m : mean) m /= static_cast<double>(n);
+  for (int64_t j = 0; j < d; ++j)
+    if (!std::isfinite(mean[static_cast<size_t>(j)]))
+      return InvalidArgument("column {} holds NaN or infinite values; impute them first", j);
+  if (options.solver != "full" && options.solver != "randomized")
+    return InvalidArgument("unknown PCA solver '{}' (full, randomized)", options.solver);
+  std::vector<double> vectors, values;
+  double total = 0;
+  if (options.solver == "randomized") {
+    values = RandomizedEigen(p, n, d, mean, components, options, vectors);
+    for (int64_t j = 0; j < d; ++j) {  // the total variance, exactly
+      double sq = 0;
+      const double m = mean[static_cast<size_t>(j)];
+      for (int64_t r = 0; r < n; ++r) sq += (p[r * d + j] - m) * (p[r * d + j] - m);
+      total += sq / static_cast<double>(n - 1);
+    }
+  } else {
+    values = CovarianceEigen(p, n, d, mean, pool, vectors, total);
+  }
 
   options_ = options;
   features_ = d;

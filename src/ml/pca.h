@@ -1,7 +1,7 @@
 // Principal component analysis, as scikit-learn's PCA computes it (centred data; explained
 // variance with n - 1 degrees of freedom; optional whitening), fitted from the covariance
 // matrix: one multi-threaded GEMM over the data and an eigen-decomposition of a features x
-// features matrix, instead of an SVD of the whole data matrix.
+// features matrix, instead of an SVD of the whole data matrix; or by a randomized SVD.
 //
 //   hone::ml::Pca pca;
 //   HONE_RETURN_IF_ERROR(pca.Fit(x, /*components=*/10));   // x: float32 [rows, features]
@@ -25,6 +25,13 @@ namespace hone::ml {
 
 struct PcaOptions {
   bool whiten = false;  // scale each component to unit variance
+  // full: the exact decomposition (of the covariance matrix). randomized: Halko et al.'s
+  // randomized range finder as scikit-learn's svd_solver='randomized' (components + 10
+  // oversamples, power iterations with re-orthonormalisation: 7 when components < 10% of
+  // min(rows, features), else 4), for many features and few components; seeded.
+  std::string solver = "full";
+  uint64_t seed = 0;
+  int power_iterations = -1;  // randomized: -1 = the rule above
 };
 
 class Pca {

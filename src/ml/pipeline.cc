@@ -155,18 +155,23 @@ Status Apply(const Params& params, const FitOptions& base, const std::string& ki
         HONE_ASSIGN_OR_RETURN(m.pre.numeric_impute, ImputeFromName(v));
       } else if (k == "scale") {
         HONE_ASSIGN_OR_RETURN(m.pre.scale, ScaleFromName(v));
+      } else if (k == "bins") {
+        m.pre.bins = std::stoi(v);
+      } else if (k == "poly") {
+        m.pre.degree = std::stoi(v);
       } else if (k == "pca") {
         m.pca = std::stoll(v);
         if (m.pca < 0) return InvalidArgument("pca components must be >= 0, got '{}'", v);
       } else {
         return InvalidArgument(
             "unknown parameter '{}' ({})", k,
-            kind == "linear" ? "linear: alpha, impute, scale, pca"
+            kind == "linear" ? "linear: alpha, impute, scale, bins, poly, pca"
             : kind == "mlp"  ? "mlp: hidden, alpha, learning_rate, max_iter, batch_size, impute, "
-                               "scale, pca"
-            : kind == "gbdt" ? "gbdt: learning_rate, max_iter, max_leaf_nodes, max_depth, "
-                               "min_samples_leaf, l2_regularization, max_bins, impute, scale, pca"
-                             : "logistic: C, max_iter, impute, scale, pca");
+                               "scale, bins, poly, pca"
+            : kind == "gbdt"
+                ? "gbdt: learning_rate, max_iter, max_leaf_nodes, max_depth, "
+                  "min_samples_leaf, l2_regularization, max_bins, impute, scale, bins, poly, pca"
+                : "logistic: C, max_iter, impute, scale, bins, poly, pca");
       }
     } catch (const std::exception&) {
       return InvalidArgument("parameter {}: '{}' is not a number", k, v);
@@ -376,7 +381,15 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
       : o.search == "random" ? Space{{knob, {"loguniform:0.001:1000"}}}
                              : Space{{knob, {"0.01", "0.1", "1", "10", "100"}}};
   std::vector<Params> candidates;
-  if (o.search == "grid" || o.search == "halving") {
+  if (!o.given.empty()) {
+    if (!o.grid.empty())
+      return InvalidArgument(
+          "give the candidates (--candidates) or the values to search "
+          "(--param), not both");
+    if (o.search != "grid" && o.search != "random" && o.search != "halving")
+      return InvalidArgument("unknown search '{}' (grid, random, halving)", o.search);
+    candidates = o.given;
+  } else if (o.search == "grid" || o.search == "halving") {
     for (const auto& [name, values] : space)
       if (IsDistribution(values))
         return InvalidArgument("parameter {}: a distribution ('{}') needs --search random", name,
@@ -405,9 +418,10 @@ StatusOr<FitResult> FitPipeline(const Table& table, const FitOptions& o) {
     ModelOptions m;
     HONE_RETURN_IF_ERROR(Apply(params, o, kind, target.regression, m));
     const auto key = std::make_pair(
-        &fold, fmt::format("{}|{}|{}|{}|{}|{}", static_cast<int>(m.pre.numeric_impute),
+        &fold, fmt::format("{}|{}|{}|{}|{}|{}|{}|{}", static_cast<int>(m.pre.numeric_impute),
                            m.pre.numeric_fill, static_cast<int>(m.pre.scale),
-                           static_cast<int>(m.pre.string_impute), m.pre.string_fill, m.pca));
+                           static_cast<int>(m.pre.string_impute), m.pre.string_fill, m.pca,
+                           m.pre.bins, m.pre.degree));
     std::shared_ptr<const FoldData> data;
     {
       std::lock_guard<std::mutex> lock(cache_mu);

@@ -39,6 +39,10 @@ struct FitOptions {
   // (components; 0 = no PCA step). Empty: C (or alpha) over 0.01 ... 100 (mlp: alpha 1e-4 ...
   // 1e-2).
   std::vector<std::pair<std::string, std::vector<std::string>>> grid;
+  // The candidates themselves (hone fit --candidates FILE.csv: one row per candidate), searched
+  // instead of `grid`'s combinations or draws: e.g. the draws of another tool's randomized
+  // search, to compare both on the same candidates. Halving starts from them.
+  std::vector<Params> given;
   std::string search = "grid";  // grid, or random (`candidates` draws from the --param values)
   int candidates = 10;          // random search: how many
   int cv = 5;                   // folds (stratified for classification)

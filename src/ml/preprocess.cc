@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -62,6 +63,14 @@ Status Preprocessor::Fit(const Table& table, const std::vector<std::string>& col
   *this = Preprocessor();
   if (o.string_impute != Impute::kMostFrequent && o.string_impute != Impute::kConstant)
     return InvalidArgument("string columns are imputed with most_frequent or constant");
+  if (o.bins == 1 || o.bins < 0 || o.bins > 1000)
+    return InvalidArgument("bins must be 0 (none) or 2 ... 1000, got {}", o.bins);
+  if (o.degree != 1 && o.degree != 2)
+    return InvalidArgument("polynomial degree must be 1 or 2, got {}", o.degree);
+  if (o.bins > 0 && o.degree == 2)
+    return InvalidArgument("choose quantile bins or polynomial features, not both");
+  binned_ = o.bins > 0;
+  degree_ = o.degree;
   for (const std::string& name : columns) {
     const int ci = table.index(name);
     if (ci < 0) return InvalidArgument("no column '{}' in the table", name);
@@ -117,6 +126,32 @@ Status Preprocessor::Fit(const Table& table, const std::vector<std::string>& col
         n.center = lo;
         n.scale = hi - lo > 0 ? hi - lo : 1.0;
       }
+      if (binned_ && !present.empty()) {
+        // Quantile edges (numpy's linear percentiles) of the imputed column; the inner ones
+        // that are more than 1e-8 above the previous kept edge.
+        std::vector<double> v;
+        ForRows(table, rows, [&](int64_t r) {
+          const double x = c.numbers[static_cast<size_t>(r)];
+          v.push_back(std::isnan(x) ? n.fill : x);
+        });
+        std::sort(v.begin(), v.end());
+        std::vector<double> edges;
+        for (int q = 0; q <= o.bins; ++q) {
+          const double at = static_cast<double>(q) / o.bins * static_cast<double>(v.size() - 1);
+          const size_t lo = static_cast<size_t>(std::floor(at));
+          const double e = lo + 1 < v.size()
+                               ? v[lo] + (at - static_cast<double>(lo)) * (v[lo + 1] - v[lo])
+                               : v[lo];
+          if (edges.empty() || e - edges.back() > 1e-8) edges.push_back(e);
+        }
+        for (size_t k = 1; k + 1 < edges.size(); ++k)
+          n.edges.push_back(static_cast<float>(edges[k]));
+        if (static_cast<int>(edges.size()) - 1 < o.bins)
+          warnings_.push_back(
+              fmt::format("column '{}': {} quantile bins of {} are too narrow "
+                          "and were merged",
+                          name, o.bins - static_cast<int>(edges.size()) + 1, o.bins));
+      }
       numeric_names_.push_back(name);
       numeric_.push_back(n);
     } else {
@@ -148,14 +183,61 @@ Status Preprocessor::Fit(const Table& table, const std::vector<std::string>& col
   return Status::Ok();
 }
 
+int64_t Preprocessor::numeric_features() const {
+  const int64_t k = static_cast<int64_t>(numeric_.size());
+  if (binned_) {
+    int64_t f = 0;
+    for (const auto& n : numeric_) f += static_cast<int64_t>(n.edges.size()) + 1;
+    return f;
+  }
+  return degree_ == 2 ? k + k * (k + 1) / 2 : k;
+}
+
+void Preprocessor::NumericFeatures(const float* imputed, float* out) const {
+  const size_t k = numeric_.size();
+  if (binned_) {
+    // scikit-learn's tolerance: a value within 1e-8 + 1e-5 |x| below an edge counts as on it.
+    for (size_t j = 0; j < k; ++j) {
+      const float v = imputed[j];
+      const float t = v + (1e-8f + 1e-5f * std::abs(v));
+      const std::vector<float>& e = numeric_[j].edges;
+      const size_t bin = static_cast<size_t>(std::upper_bound(e.begin(), e.end(), t) - e.begin());
+      std::fill(out, out + e.size() + 1, 0.f);
+      out[bin] = 1.f;
+      out += e.size() + 1;
+    }
+    return;
+  }
+  for (size_t j = 0; j < k; ++j)  // float arithmetic, as the exported graph computes it
+    out[j] = (imputed[j] - static_cast<float>(numeric_[j].center)) /
+             static_cast<float>(numeric_[j].scale);
+  if (degree_ == 2) {
+    size_t at = k;
+    for (size_t a = 0; a < k; ++a)
+      for (size_t b = a; b < k; ++b) out[at++] = out[a] * out[b];
+  }
+}
+
 int64_t Preprocessor::features() const {
-  int64_t f = static_cast<int64_t>(numeric_.size());
+  int64_t f = numeric_features();
   for (const auto& s : strings_) f += static_cast<int64_t>(s.categories.size());
   return f;
 }
 
 std::vector<std::string> Preprocessor::feature_names() const {
-  std::vector<std::string> names = numeric_names_;
+  std::vector<std::string> names;
+  if (binned_) {
+    for (size_t j = 0; j < numeric_.size(); ++j)
+      for (size_t b = 0; b <= numeric_[j].edges.size(); ++b)
+        names.push_back(fmt::format("{}#bin{}", numeric_names_[j], b));
+  } else {
+    names = numeric_names_;
+    if (degree_ == 2)
+      for (size_t a = 0; a < numeric_names_.size(); ++a)
+        for (size_t b = a; b < numeric_names_.size(); ++b)
+          names.push_back(a == b ? numeric_names_[a] + "^2"
+                                 : numeric_names_[a] + "*" + numeric_names_[b]);
+  }
   for (size_t j = 0; j < strings_.size(); ++j)
     for (const auto& c : strings_[j].categories) names.push_back(string_names_[j] + "=" + c);
   return names;
@@ -181,16 +263,17 @@ StatusOr<Tensor> Preprocessor::Transform(const Table& table, std::span<const int
   Tensor x = Tensor::Empty(DataType::kFloat32, {n, f});
   float* out = x.data<float>();
   int64_t i = 0;
+  std::vector<float> imputed(num.size());
+  const int64_t numeric_f = numeric_features();
   ForRows(table, rows, [&](int64_t r) {
     float* row = out + i * f;
     const size_t ur = static_cast<size_t>(r);
     for (size_t j = 0; j < num.size(); ++j) {
-      // float arithmetic, as the exported graph computes it
-      float v = static_cast<float>(num[j]->numbers[ur]);
-      if (std::isnan(v)) v = static_cast<float>(numeric_[j].fill);
-      row[j] = (v - static_cast<float>(numeric_[j].center)) / static_cast<float>(numeric_[j].scale);
+      const float v = static_cast<float>(num[j]->numbers[ur]);
+      imputed[j] = std::isnan(v) ? static_cast<float>(numeric_[j].fill) : v;
     }
-    int64_t off = static_cast<int64_t>(num.size());
+    NumericFeatures(imputed.data(), row);
+    int64_t off = numeric_f;
     for (size_t j = 0; j < str.size(); ++j) {
       const Categorical& s = strings_[j];
       // A numeric column where strings were fitted: its cells read as their text.
@@ -228,8 +311,55 @@ void Preprocessor::AppendOnnx(Graph& g, const std::string& output) const {
     const Shape s = {static_cast<int64_t>(numeric_.size())};
     const std::string nan = b.Op("IsNaN", {"numeric"});
     const std::string filled = b.Op("Where", {nan, b.Floats("fill", fill, s), "numeric"});
-    const std::string centred = b.Op("Sub", {filled, b.Floats("center", center, s)});
-    parts.push_back(b.Op("Div", {centred, b.Floats("scale", scale, s)}));
+    if (binned_) {
+      // t = x + (1e-8 + 1e-5 |x|); bin b of column j is hot where lower <= t < upper.
+      const std::string tol =
+          b.Op("Add", {b.Floats("atol", {1e-8f}, {}),
+                       b.Op("Mul", {b.Floats("rtol", {1e-5f}, {}), b.Op("Abs", {filled})})});
+      const std::string t = b.Op("Add", {filled, tol});
+      std::vector<int64_t> column;
+      std::vector<float> lower, upper;
+      constexpr float kInf = std::numeric_limits<float>::infinity();
+      for (size_t j = 0; j < numeric_.size(); ++j) {
+        const std::vector<float>& e = numeric_[j].edges;
+        for (size_t bin = 0; bin <= e.size(); ++bin) {
+          column.push_back(static_cast<int64_t>(j));
+          lower.push_back(bin == 0 ? -kInf : e[bin - 1]);
+          upper.push_back(bin == e.size() ? kInf : e[bin]);
+        }
+      }
+      const Shape nb = {static_cast<int64_t>(column.size())};
+      Node& gather = b.Add("Gather", {t, b.Ints("bin_column", column, nb)}, {b.Name("per_bin")});
+      GraphBuilder::SetInt(gather, "axis", 1);
+      const std::string per_bin = gather.outputs[0];
+      const std::string hot =
+          b.Op("And", {b.Op("GreaterOrEqual", {per_bin, b.Floats("lower", lower, nb)}),
+                       b.Op("Less", {per_bin, b.Floats("upper", upper, nb)})});
+      const std::string hot_f = b.Name("bins");
+      GraphBuilder::SetInt(b.Add("Cast", {hot}, {hot_f}), "to",
+                           static_cast<int64_t>(DataType::kFloat32));
+      parts.push_back(hot_f);
+    } else {
+      const std::string centred = b.Op("Sub", {filled, b.Floats("center", center, s)});
+      const std::string scaled = b.Op("Div", {centred, b.Floats("scale", scale, s)});
+      parts.push_back(scaled);
+      if (degree_ == 2) {  // products x_a x_b, a <= b, in PolynomialFeatures' order
+        std::vector<int64_t> ia, ib;
+        for (size_t a = 0; a < numeric_.size(); ++a)
+          for (size_t c = a; c < numeric_.size(); ++c) {
+            ia.push_back(static_cast<int64_t>(a));
+            ib.push_back(static_cast<int64_t>(c));
+          }
+        const Shape np = {static_cast<int64_t>(ia.size())};
+        Node& ga = b.Add("Gather", {scaled, b.Ints("poly_a", ia, np)}, {b.Name("poly_a")});
+        GraphBuilder::SetInt(ga, "axis", 1);
+        const std::string left = ga.outputs[0];
+        Node& gb = b.Add("Gather", {scaled, b.Ints("poly_b", ib, np)}, {b.Name("poly_b")});
+        GraphBuilder::SetInt(gb, "axis", 1);
+        const std::string right = gb.outputs[0];
+        parts.push_back(b.Op("Mul", {left, right}));
+      }
+    }
   }
   if (!strings_.empty()) {
     g.inputs.push_back(

@@ -1,5 +1,6 @@
 // Fitted feature transforms for tables, composed as scikit-learn's ColumnTransformer composes
-// them: numeric columns are imputed then scaled, string columns imputed then one-hot encoded
+// them: numeric columns are imputed then scaled (or quantile-binned; optionally with their
+// pairwise products), string columns imputed then one-hot encoded
 // (a category not seen in training encodes as all zeros, like handle_unknown='ignore'), and the
 // result is one float32 design matrix: the numeric features first, then each string column's
 // categories in sorted order. The fitted transform exports as standard ONNX nodes (plus
@@ -32,6 +33,13 @@ struct PreprocessOptions {
   Impute numeric_impute = Impute::kMean;
   double numeric_fill = 0;  // for Impute::kConstant
   Scale scale = Scale::kStandard;
+  // >= 2: each (imputed) numeric column becomes `bins` one-hot quantile bins, as scikit-learn's
+  // KBinsDiscretizer(strategy='quantile', encode='onehot-dense') (bins narrower than 1e-8 are
+  // merged); it takes the place of scaling. 0: no binning.
+  int bins = 0;
+  // 2: the (scaled) numeric columns followed by their pairwise products x_i x_j, i <= j, as
+  // PolynomialFeatures(degree=2, include_bias=False). 1: the columns only.
+  int degree = 1;
   Impute string_impute = Impute::kMostFrequent;  // kMostFrequent or kConstant
   std::string string_fill = "missing";           // for kConstant (and all-missing columns)
 };
@@ -61,7 +69,11 @@ class Preprocessor {
  private:
   struct Numeric {
     double fill = 0, center = 0, scale = 1;  // y = (imputed - center) / scale
+    std::vector<float> edges;                // binned: the inner bin edges, ascending
   };
+  // The numeric columns' features of one row: scaled values (and products) or one-hot bins.
+  void NumericFeatures(const float* imputed, float* out) const;
+  int64_t numeric_features() const;
   struct Categorical {
     std::string fill;
     std::vector<std::string> categories;  // sorted
@@ -69,6 +81,8 @@ class Preprocessor {
   std::vector<std::string> numeric_names_, string_names_;
   std::vector<Numeric> numeric_;
   std::vector<Categorical> strings_;
+  bool binned_ = false;
+  int degree_ = 1;
   std::vector<std::string> warnings_;
 };
 

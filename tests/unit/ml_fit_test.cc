@@ -70,6 +70,56 @@ TEST(Preprocess, MedianMinMaxAndAllMissing) {
   for (int r = 0; r < 4; ++r) EXPECT_EQ(v[r * 2 + 1], 0.f);  // the all-missing column
 }
 
+TEST(Preprocess, QuantileBinsMatchKBinsDiscretizer) {
+  const Table t = Csv("a\n1\n2\n2\n2\n3\n5\n8\n13\n21\n34\n");
+  PreprocessOptions o;
+  o.bins = 4;
+  Preprocessor p;
+  ASSERT_TRUE(p.Fit(t, {"a"}, o).ok());
+  // KBinsDiscretizer(4, strategy='quantile'): edges 1, 2, 4, 11.75, 34.
+  ASSERT_EQ(p.features(), 4);
+  EXPECT_EQ(p.feature_names()[3], "a#bin3");
+  auto hot_bin = [](const Tensor& x, int64_t row) {
+    int bin = -1, hot = 0;
+    for (int b = 0; b < 4; ++b)
+      if (x.data<float>()[row * 4 + b] == 1.f) ++hot, bin = b;
+    return hot == 1 ? bin : -1;
+  };
+  auto x = p.Transform(t);
+  ASSERT_TRUE(x.ok());
+  const int want[] = {0, 1, 1, 1, 1, 2, 2, 3, 3, 3};
+  for (int r = 0; r < 10; ++r) EXPECT_EQ(hot_bin(*x, r), want[r]) << r;
+  auto y = p.Transform(Csv("a\n0\n2.5\n100\n5\n"));
+  ASSERT_TRUE(y.ok());
+  const int want_new[] = {0, 1, 3, 2};
+  for (int r = 0; r < 4; ++r) EXPECT_EQ(hot_bin(*y, r), want_new[r]) << r;
+  // 8 bins: three quantiles coincide at 2, so 7 bins remain (with a warning).
+  o.bins = 8;
+  ASSERT_TRUE(p.Fit(t, {"a"}, o).ok());
+  EXPECT_EQ(p.features(), 7);
+  ASSERT_EQ(p.warnings().size(), 1u);
+  EXPECT_NE(p.warnings()[0].find("merged"), std::string::npos);
+}
+
+TEST(Preprocess, PolynomialFeaturesMatchScikitLearn) {
+  const Table t = Csv("p,q\n1,2\n3,-1\n0,4\n");
+  PreprocessOptions o;
+  o.degree = 2;
+  Preprocessor p;
+  ASSERT_TRUE(p.Fit(t, {"p", "q"}, o).ok());
+  EXPECT_EQ(p.feature_names(), (std::vector<std::string>{"p", "q", "p^2", "p*q", "q^2"}));
+  auto x = p.Transform(t);
+  ASSERT_TRUE(x.ok());
+  // StandardScaler then PolynomialFeatures(2, include_bias=False), row 0.
+  const double want[] = {-0.26726124, 0.16222142, 0.07142857, -0.0433555, 0.02631579};
+  for (int j = 0; j < 5; ++j) EXPECT_NEAR(x->data<float>()[j], want[j], 1e-6) << j;
+  o.bins = 3;
+  EXPECT_NE(p.Fit(t, {"p", "q"}, o).message().find("not both"), std::string::npos);
+  o = {};
+  o.bins = 1;
+  EXPECT_NE(p.Fit(t, {"p", "q"}, o).message().find("bins"), std::string::npos);
+}
+
 TEST(Preprocess, ClearErrors) {
   const Table t = Csv("a,b\n1,x\n");
   Preprocessor p;
@@ -315,6 +365,44 @@ TEST(FitPipeline, SearchesAndExportsWhatHoneRunsIdentically) {
     same += label.data<std::string>()[i] ==
             r->pipeline.class_names[static_cast<size_t>((*want)[static_cast<size_t>(i)])];
   EXPECT_EQ(same, n);
+}
+
+TEST(FitPipeline, BinsAndPolynomialFeaturesExportWhatHoneRuns) {
+  const Table t = Mixed(11);
+  for (const char* step : {"bins", "poly"}) {
+    SCOPED_TRACE(step);
+    FitOptions o;
+    o.target = "y";
+    o.grid = {{step, {std::string(step) == "bins" ? "5" : "2"}}, {"C", {"1"}}};
+    auto r = FitPipeline(t, o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_GT(r->best_cv_score, 0.7);
+    // bins: 2 numeric columns x 5 bins; poly: 2 + 3 products; then the 4 cities.
+    EXPECT_EQ(r->pipeline.preprocess.features(), std::string(step) == "bins" ? 14 : 9);
+    auto out = RunExported(r->pipeline, t);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    auto want = r->pipeline.Predict(t);
+    ASSERT_TRUE(want.ok());
+    int64_t same = 0;
+    for (int64_t i = 0; i < t.rows; ++i)
+      same += out->data<std::string>()[i] ==
+              r->pipeline.class_names[static_cast<size_t>((*want)[static_cast<size_t>(i)])];
+    EXPECT_EQ(same, t.rows);
+  }
+}
+
+TEST(FitPipeline, GivenCandidatesAreSearchedAsGiven) {
+  FitOptions o;
+  o.target = "y";
+  o.given = {{{"C", "0.01"}}, {{"C", "10"}, {"scale", "minmax"}}, {{"C", "1"}}};
+  auto r = FitPipeline(Mixed(5), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->candidates.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(r->candidates[i].params, o.given[i]);
+  o.grid = {{"C", {"1"}}};  // both: refused
+  r = FitPipeline(Mixed(5), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("not both"), std::string::npos);
 }
 
 TEST(FitPipeline, RandomSearch) {

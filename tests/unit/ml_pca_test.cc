@@ -222,6 +222,32 @@ TEST(Pca, ThreadsGiveTheSameResult) {
     ASSERT_NEAR(a->data<float>()[i], b->data<float>()[i], 1e-3) << i;
 }
 
+TEST(Pca, RandomizedSolverAgreesWithTheExactOne) {
+  // 3000 x 120 with a decaying spectrum: column j scaled by 1 / (1 + j / 4).
+  Tensor x = RandomData(3000, 120, 7);
+  for (int64_t r = 0; r < 3000; ++r)
+    for (int64_t j = 0; j < 120; ++j)
+      x.data<float>()[r * 120 + j] /= static_cast<float>(1.0 + static_cast<double>(j) / 4);
+  Pca full, rnd;
+  ASSERT_TRUE(full.Fit(x, 5).ok());
+  PcaOptions o;
+  o.solver = "randomized";
+  ASSERT_TRUE(rnd.Fit(x, 5, o).ok());
+  for (size_t c = 0; c < 5; ++c) {
+    EXPECT_NEAR(rnd.explained_variance_ratio()[c], full.explained_variance_ratio()[c],
+                1e-4 * full.explained_variance_ratio()[c])
+        << c;
+    double dot = 0;  // the same direction, and the same sign convention
+    for (size_t j = 0; j < 120; ++j)
+      dot += static_cast<double>(rnd.component_matrix()[c * 120 + j]) *
+             full.component_matrix()[c * 120 + j];
+    EXPECT_GT(dot, 0.999) << c;
+  }
+  o.solver = "arpack";
+  Status s = rnd.Fit(x, 5, o);
+  EXPECT_NE(s.message().find("arpack"), std::string::npos);
+}
+
 TEST(Pca, BadInputIsRefusedClearly) {
   Pca pca;
   EXPECT_FALSE(pca.Transform(RandomData(4, 3, 4)).ok()) << "not fitted";

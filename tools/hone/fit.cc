@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <mutex>
 #include <thread>
 
@@ -83,6 +84,7 @@ Runner SetupFit(CLI::App& app) {
     int cv = 5, threads = 0, candidates = 10;
     double test_size = 0.2;
     uint64_t seed = 0;
+    std::string candidates_file;
     bool quiet = false, json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -104,12 +106,16 @@ Runner SetupFit(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--n-candidates", o->candidates, "random search: candidates to draw")
       ->capture_default_str();
+  app.add_option("--candidates", o->candidates_file,
+                 "search these candidates instead of --param's: a CSV with a header of parameter "
+                 "names and one row per candidate (an empty cell: that parameter's default)");
   app.add_option(
       "--param", o->params,
       "NAME=V1,V2,...: values to search. logistic: C, max_iter; linear: alpha; mlp: "
       "hidden (100, 64-32), alpha, learning_rate, max_iter, batch_size; gbdt: "
       "learning_rate, max_iter, max_leaf_nodes, max_depth, min_samples_leaf, "
-      "l2_regularization, max_bins; all: impute "
+      "l2_regularization, max_bins; all: bins (K quantile bins, one-hot), poly (2: products), "
+      "impute "
       "(mean|median|most_frequent|constant), scale (standard|minmax|none), pca "
       "(components). Random search also takes one distribution: NAME=uniform:LO:HI, "
       "loguniform:LO:HI, randint:LO:HI. Default: C=0.01,0.1,1,10,100 (linear: alpha; "
@@ -165,6 +171,26 @@ Runner SetupFit(CLI::App& app) {
         start = comma + 1;
       }
       fo.grid.emplace_back(p.substr(0, eq), values);
+    }
+    if (!o->candidates_file.empty()) {
+      auto table = ml::ReadCsv(o->candidates_file);
+      if (!table.ok()) return Fail(table.status());
+      for (int64_t r = 0; r < table->rows; ++r) {
+        ml::Params p;
+        for (const ml::Column& c : table->columns) {
+          const size_t u = static_cast<size_t>(r);
+          if (c.kind == ml::ColumnKind::kNumeric && !std::isnan(c.numbers[u]))
+            p[c.name] = fmt::format("{}", c.numbers[u]);
+          else if (c.kind == ml::ColumnKind::kString && !c.missing[u])
+            p[c.name] = c.strings[u];
+        }
+        fo.given.push_back(std::move(p));
+      }
+      if (fo.given.empty())
+        return Fail(
+            InvalidArgument("{}: no candidates (one row per candidate, a column per "
+                            "parameter)",
+                            o->candidates_file));
     }
     fo.search = o->search;
     fo.candidates = o->candidates;

@@ -22,6 +22,8 @@ Runner SetupPca(CLI::App& app) {
     std::vector<std::string> columns;
     int64_t k = 0;
     int threads = 0;
+    std::string solver = "full";
+    uint64_t seed = 0;
     bool whiten = false, json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -31,6 +33,11 @@ Runner SetupPca(CLI::App& app) {
   app.add_option("--columns", o->columns, "CSV columns to use (default: every column)")
       ->delimiter(',');
   app.add_flag("--whiten", o->whiten, "scale the projected components to unit variance");
+  app.add_option("--solver", o->solver,
+                 "full (exact) or randomized (a randomized SVD: for many features and few "
+                 "components)")
+      ->capture_default_str();
+  app.add_option("--seed", o->seed, "seed of the randomized solver")->capture_default_str();
   app.add_option("-o,--output", o->out, "write the projected data here (.npy, float32)");
   app.add_option("--export", o->onnx,
                  "write the fitted transform as an ONNX model (input X [N, features] -> Y)");
@@ -47,6 +54,8 @@ Runner SetupPca(CLI::App& app) {
     ml::Pca pca;
     ml::PcaOptions opts;
     opts.whiten = o->whiten;
+    opts.solver = o->solver;
+    opts.seed = o->seed;
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
     Status fit = pca.Fit(*x, k, opts, &pool);
