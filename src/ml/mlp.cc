@@ -8,6 +8,7 @@
 #include "core/errors.h"
 #include "ml/graph_builder.h"
 #include "ml/linalg.h"
+#include "ml/numpy_random.h"
 
 namespace hone::ml {
 
@@ -54,16 +55,17 @@ Status Mlp::Fit(const Tensor& x, std::span<const int32_t> y, int classes, const 
   sizes_.insert(sizes_.end(), o.hidden.begin(), o.hidden.end());
   sizes_.push_back(classes);
   const size_t layers = sizes_.size() - 1;
-  std::mt19937_64 rng(o.seed);
+  // scikit-learn's draws: RandomState(seed).uniform per layer (weights row-major [in, out],
+  // then biases), then one shuffle of the running row order per epoch.
+  NumpyRandom rng(static_cast<uint32_t>(o.seed));
   w_.assign(layers, {});
   b_.assign(layers, {});
   for (size_t l = 0; l < layers; ++l) {
     const double bound = std::sqrt(6.0 / static_cast<double>(sizes_[l] + sizes_[l + 1]));
-    std::uniform_real_distribution<float> u(static_cast<float>(-bound), static_cast<float>(bound));
     w_[l].resize(static_cast<size_t>(sizes_[l] * sizes_[l + 1]));
     b_[l].resize(static_cast<size_t>(sizes_[l + 1]));
-    for (float& v : w_[l]) v = u(rng);
-    for (float& v : b_[l]) v = u(rng);
+    for (float& v : w_[l]) v = static_cast<float>(rng.Uniform(-bound, bound));
+    for (float& v : b_[l]) v = static_cast<float>(rng.Uniform(-bound, bound));
   }
   // Adam state per parameter array (weights, then biases, per layer).
   std::vector<std::vector<float>> m_w(layers), v_w(layers), m_b(layers), v_b(layers);
@@ -84,7 +86,7 @@ Status Mlp::Fit(const Tensor& x, std::span<const int32_t> y, int classes, const 
   double best_loss = INFINITY;
   int no_change = 0;
   for (epochs_ = 0; epochs_ < o.max_iter;) {
-    std::shuffle(order.begin(), order.end(), rng);
+    rng.Shuffle(order);
     double epoch_loss = 0;
     for (int64_t start = 0; start < n; start += batch) {
       const int64_t nb = std::min(batch, n - start);

@@ -2,8 +2,10 @@
 // default: ReLU hidden layers, softmax output, cross-entropy + alpha/2 ||W||^2 per sample, Adam
 // (lr 1e-3, betas 0.9 / 0.999, eps 1e-8) on shuffled minibatches of min(200, rows), Glorot-uniform
 // initial weights, stopping after max_iter epochs or when the epoch loss has not improved by tol
-// for n_iter_no_change epochs. Float32 GEMMs on oneDNN (ml::Gemm). Two classes use a two-way
-// softmax (scikit-learn: one sigmoid unit; the decision is the same model family).
+// for n_iter_no_change epochs. The random draws are scikit-learn's: with the same seed
+// (random_state) the initial weights and every epoch's row order are MLPClassifier's (NumPy's
+// RandomState stream, ml/numpy_random.h). Float32 GEMMs on oneDNN (ml::Gemm). Two classes use a
+// two-way softmax (scikit-learn: one sigmoid unit; the decision is the same model family).
 //
 //   ml::Mlp net;
 //   HONE_RETURN_IF_ERROR(net.Fit(x, y, /*classes=*/10, {.hidden = {100}}));
@@ -28,7 +30,7 @@ struct MlpOptions {
   int64_t batch_size = 200;
   double tol = 1e-4;
   int n_iter_no_change = 10;
-  uint64_t seed = 0;
+  uint64_t seed = 0;  // scikit-learn's random_state (0 ... 2^32 - 1)
 };
 
 class Mlp {
