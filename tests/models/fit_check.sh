@@ -49,6 +49,18 @@ for spec in "breast_cancer target" "wine target" "diabetes target" "mixed churn"
     > /dev/null
   ort_check "$TMP/gbdt_$1.onnx" "$TMP/$1.csv" "$TMP/gbdt_$1.json" "$TMP/gbdt_$1_pred.csv"
 done
+# --categorical: a numeric column (diabetes f1, two values) one-hot encoded; an unknown one refused.
+"$HONE" fit "$TMP/diabetes.csv" --target target --model linear --categorical f1 -q \
+  --report "$TMP/cat.json" > /dev/null
+/usr/bin/python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r['string_columns'] == ['f1'], r['string_columns']
+" "$TMP/cat.json"
+if "$HONE" fit "$TMP/diabetes.csv" --target target --categorical nope -q 2> "$TMP/err"; then
+  echo "fit accepted an unknown --categorical column"; exit 1
+fi
+grep -q "no column 'nope'" "$TMP/err"
 # hone eval on the fitted model: top-1 on its own training rows, agreement with itself, and a
 # clear refusal of labels that do not match the rows.
 /usr/bin/python3 - "$TMP" <<'PY'

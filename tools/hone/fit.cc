@@ -85,6 +85,7 @@ Runner SetupFit(CLI::App& app) {
     double test_size = 0.2;
     uint64_t seed = 0;
     std::string candidates_file;
+    std::vector<std::string> categorical;
     bool quiet = false, json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -122,6 +123,10 @@ Runner SetupFit(CLI::App& app) {
       "mlp: alpha=0.0001,0.001,0.01; gbdt: learning_rate=0.05,0.1,0.2; random: loguniform)");
   app.add_option("--features", o->features, "columns to use (default: all but the target)")
       ->delimiter(',');
+  app.add_option("--categorical", o->categorical,
+                 "columns to treat as categories (one-hot) even where every cell is a number, "
+                 "e.g. codes; CSV cells keep their text (01234)")
+      ->delimiter(',');
   app.add_option("--impute", o->impute, "numeric missing values: mean, median, most_frequent")
       ->capture_default_str();
   app.add_option("--scale", o->scale,
@@ -145,7 +150,23 @@ Runner SetupFit(CLI::App& app) {
   app.add_flag("-q,--quiet", o->quiet, "no progress bar");
   app.add_flag("--json", o->json, "print the report as JSON instead of the table");
   return [o]() -> int {
-    auto table = ml::ReadTable(o->data);
+    ml::CsvOptions csv;
+    for (const auto& c : o->categorical) csv.types[c] = ml::ColumnKind::kString;
+    auto table = ml::ReadTable(o->data, csv);
+    if (table.ok()) {
+      for (const auto& c : o->categorical) {
+        const int ci = table->index(c);
+        if (ci < 0) return Fail(InvalidArgument("--categorical: no column '{}'", c));
+        ml::Column& col = table->columns[static_cast<size_t>(ci)];
+        if (col.kind == ml::ColumnKind::kString) continue;
+        col.kind = ml::ColumnKind::kString;  // (a .npy column: its numbers as text)
+        for (double v : col.numbers) {
+          col.missing.push_back(std::isnan(v));
+          col.strings.push_back(std::isnan(v) ? "" : fmt::format("{}", v));
+        }
+        col.numbers.clear();
+      }
+    }
     if (!table.ok()) return Fail(table.status());
     ml::FitOptions fo;
     fo.target = o->target;
