@@ -664,16 +664,7 @@ void Gbdt::AppendOnnx(Graph& g, const std::string& input, const std::string& pro
     b.Add("Reshape", {raw, b.Ints("shape", {-1}, {1})}, {probabilities});
     return;
   }
-  if (outputs_ == 1) {
-    const std::string p1 = b.Op("Sigmoid", {raw});
-    const std::string p0 = b.Op("Sub", {b.Floats("one", {1.f}, {}), p1});
-    GraphBuilder::SetInt(b.Add("Concat", {p0, p1}, {probabilities}), "axis", 1);
-  } else {
-    GraphBuilder::SetInt(b.Add("Softmax", {raw}, {probabilities}), "axis", 1);
-  }
-  Node& arg = b.Add("ArgMax", {probabilities}, {index});
-  GraphBuilder::SetInt(arg, "axis", 1);
-  GraphBuilder::SetInt(arg, "keepdims", 0);
+  b.ClassHead(raw, outputs_ == 1, probabilities, index);
 }
 
 }  // namespace hone::ml

@@ -71,6 +71,23 @@ class GraphBuilder {
     return out;
   }
 
+  // A classifier's head: `scores` (float32 [N, columns] logits) -> `probabilities` float32
+  // [N, classes] and `index` int64 [N] (ArgMax, the first of equal ones). One column (two
+  // classes, the logit of the second): Sigmoid, with 1 - p for the first; more: Softmax.
+  void ClassHead(const std::string& scores, bool one_column, const std::string& probabilities,
+                 const std::string& index) {
+    if (one_column) {
+      const std::string p1 = Op("Sigmoid", {scores});
+      const std::string p0 = Op("Sub", {Floats("one", {1.f}, {}), p1});
+      SetInt(Add("Concat", {p0, p1}, {probabilities}), "axis", 1);
+    } else {
+      SetInt(Add("Softmax", {scores}, {probabilities}), "axis", 1);
+    }
+    Node& arg = Add("ArgMax", {probabilities}, {index});
+    SetInt(arg, "axis", 1);
+    SetInt(arg, "keepdims", 0);
+  }
+
   static void SetInt(Node& n, const std::string& k, int64_t v) {
     Attribute a;
     a.kind = Attribute::Kind::kInt;

@@ -395,16 +395,7 @@ void LogisticRegression::AppendOnnx(Graph& g, const std::string& input,
   const std::string logits =
       b.Op("Gemm", {input, b.Floats("coef", w, {features_, outputs_}),
                     b.Floats("intercept", bias, {static_cast<int64_t>(outputs_)})});
-  if (outputs_ == 1) {
-    const std::string p1 = b.Op("Sigmoid", {logits});
-    const std::string p0 = b.Op("Sub", {b.Floats("one", {1.f}, {}), p1});
-    GraphBuilder::SetInt(b.Add("Concat", {p0, p1}, {probabilities}), "axis", 1);
-  } else {
-    GraphBuilder::SetInt(b.Add("Softmax", {logits}, {probabilities}), "axis", 1);
-  }
-  Node& arg = b.Add("ArgMax", {probabilities}, {index});
-  GraphBuilder::SetInt(arg, "axis", 1);
-  GraphBuilder::SetInt(arg, "keepdims", 0);
+  b.ClassHead(logits, outputs_ == 1, probabilities, index);
 }
 
 }  // namespace hone::ml

@@ -203,12 +203,9 @@ void Mlp::AppendOnnx(Graph& g, const std::string& input, const std::string& prob
     if (l + 1 < w_.size()) {
       h = b.Op("Relu", {z});
     } else {
-      GraphBuilder::SetInt(b.Add("Softmax", {z}, {probabilities}), "axis", 1);
+      b.ClassHead(z, /*one_column=*/false, probabilities, index);
     }
   }
-  Node& arg = b.Add("ArgMax", {probabilities}, {index});
-  GraphBuilder::SetInt(arg, "axis", 1);
-  GraphBuilder::SetInt(arg, "keepdims", 0);
 }
 
 }  // namespace hone::ml

@@ -335,6 +335,15 @@ StatusOr<Tensor> RunExported(const Pipeline& p, const Table& t) {
   return out[0].tensor;
 }
 
+// Rows where the exported graph's string label (`out`) is the class `p` predicts.
+int64_t SameLabels(const Tensor& out, const Pipeline& p, const std::vector<int32_t>& want) {
+  int64_t same = 0;
+  for (int64_t i = 0; i < out.numel(); ++i)
+    same += out.data<std::string>()[i] ==
+            p.class_names[static_cast<size_t>(want[static_cast<size_t>(i)])];
+  return same;
+}
+
 TEST(FitPipeline, SearchesAndExportsWhatHoneRunsIdentically) {
   const Table t = Mixed(7);
   FitOptions o;
@@ -375,11 +384,7 @@ TEST(FitPipeline, SearchesAndExportsWhatHoneRunsIdentically) {
   const Tensor& label = *out;
   ASSERT_EQ(label.dtype(), DataType::kString);
   ASSERT_EQ(label.numel(), n);
-  int64_t same = 0;
-  for (int64_t i = 0; i < n; ++i)
-    same += label.data<std::string>()[i] ==
-            r->pipeline.class_names[static_cast<size_t>((*want)[static_cast<size_t>(i)])];
-  EXPECT_EQ(same, n);
+  EXPECT_EQ(SameLabels(label, r->pipeline, *want), n);
 }
 
 TEST(FitPipeline, BinsAndPolynomialFeaturesExportWhatHoneRuns) {
@@ -398,11 +403,7 @@ TEST(FitPipeline, BinsAndPolynomialFeaturesExportWhatHoneRuns) {
     ASSERT_TRUE(out.ok()) << out.status().ToString();
     auto want = r->pipeline.Predict(t);
     ASSERT_TRUE(want.ok());
-    int64_t same = 0;
-    for (int64_t i = 0; i < t.rows; ++i)
-      same += out->data<std::string>()[i] ==
-              r->pipeline.class_names[static_cast<size_t>((*want)[static_cast<size_t>(i)])];
-    EXPECT_EQ(same, t.rows);
+    EXPECT_EQ(SameLabels(*out, r->pipeline, *want), t.rows);
   }
 }
 
@@ -509,11 +510,8 @@ TEST(FitPipeline, MlpExportRunsInHoneWithThePipelinesPredictions) {
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   auto want = r->pipeline.Predict(t);
   ASSERT_TRUE(want.ok());
-  int64_t same = 0;
-  for (int64_t i = 0; i < t.rows; ++i)
-    same += out->data<std::string>()[i] ==
-            r->pipeline.class_names[static_cast<size_t>((*want)[static_cast<size_t>(i)])];
-  EXPECT_GE(same, t.rows - 1);  // float sums in another order may flip a tie
+  // (float sums in another order may flip a tie)
+  EXPECT_GE(SameLabels(*out, r->pipeline, *want), t.rows - 1);
   o.grid = {{"hidden", {"8-x"}}};
   r = FitPipeline(t, o);
   ASSERT_FALSE(r.ok());
