@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json.h"
 #include "hone/hone.h"
 
 namespace hone::cli {
@@ -40,8 +41,7 @@ StatusOr<SessionOptions> SessionOptionsFrom(const SessionFlags& flags);
 // Characters outside [A-Za-z0-9._-] become '_'.
 std::string SanitizeName(const std::string& name);
 
-// `s` as a JSON string literal (quoted, escaped).
-std::string JsonString(std::string_view s);
+using hone::JsonString;  // core/json.h
 
 // A progress bar on stderr: "[#####.....] 12/40 fits, <extra>, 3.1 s", redrawn in place on a
 // terminal, one line per call otherwise (and a newline when done == total).
@@ -58,5 +58,6 @@ Runner SetupPca(CLI::App& app);
 Runner SetupTsne(CLI::App& app);
 Runner SetupFit(CLI::App& app);
 Runner SetupEval(CLI::App& app);
+Runner SetupServe(CLI::App& app);
 
 }  // namespace hone::cli

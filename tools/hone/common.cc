@@ -159,32 +159,6 @@ StatusOr<SessionOptions> SessionOptionsFrom(const SessionFlags& f) {
   return so;
 }
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        else
-          out += c;
-    }
-  }
-  return out + "\"";
-}
-
 void PrintProgress(int done, int total, const char* unit, const std::string& extra,
                    double seconds) {
   static const bool tty = isatty(STDERR_FILENO) != 0;

@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
       hone::cli::SetupEval);
   add("fit", "Fit a preprocessing + model pipeline to a CSV by cross-validated search; write ONNX",
       hone::cli::SetupFit);
+  add("serve", "Serve a model repository over KServe v2 REST (Triton's layout and config.pbtxt)",
+      hone::cli::SetupServe);
   add("conformance", "Run ONNX backend test cases and report pass/fail counts",
       hone::cli::SetupConformance);
   try {

@@ -1,0 +1,75 @@
+// One loaded model version in hone serve: its session, its completed spec, its request queue
+// and the worker threads (config.pbtxt instance_group count) that take batches from it as the
+// batcher policy (serve/batcher.h) decides, run them and answer each request.
+//
+//   auto runner = ModelRunner::Load(entry, version, /*threads=*/2);
+//   auto result = (*runner)->Submit(inputs, {}, /*timeout_us=*/0).get();  // outputs or error
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hone/session.h"
+#include "hone/status.h"
+#include "serve/batcher.h"
+#include "serve/repository.h"
+
+namespace hone::serve {
+
+using InferResult = StatusOr<std::vector<NamedTensor>>;
+
+class ModelRunner {
+ public:
+  // Loads `version` of `entry`: the session (with `threads` intra-op threads shared by the
+  // instances) and the spec, completed from the model where config.pbtxt is silent and checked
+  // against it where it is not (errors name the config file and the field).
+  static StatusOr<std::unique_ptr<ModelRunner>> Load(const ModelEntry& entry, int64_t version,
+                                                     int threads);
+  // Stops taking requests, finishes the queued ones, joins the workers.
+  ~ModelRunner();
+
+  const ModelSpec& spec() const { return spec_; }
+  int64_t version() const { return version_; }
+  int64_t pending() const;
+
+  // Checks `inputs` against the spec (names, dtypes, shapes, batch size) and queues them; the
+  // future gets the requested outputs (all when `outputs` is empty) or the error. A request
+  // refused at once (bad input, full queue) gets a ready future with the error.
+  std::future<InferResult> Submit(std::vector<NamedTensor> inputs, std::vector<std::string> outputs,
+                                  int64_t timeout_us);
+
+ private:
+  struct Request {
+    std::vector<NamedTensor> inputs;
+    std::vector<std::string> outputs;
+    Pending policy;  // what the batcher sees
+    std::promise<InferResult> done;
+  };
+  ModelRunner(std::unique_ptr<Session> session, ModelSpec spec, int64_t version);
+  Status Check(const std::vector<NamedTensor>& inputs, const std::vector<std::string>& outputs,
+               int64_t& rows) const;
+  void Work();
+  void RunBatch(std::vector<Request> batch);
+
+  std::unique_ptr<Session> session_;
+  ModelSpec spec_;
+  BatcherConfig policy_;  // spec_.batcher with dynamic batching, else one request per run
+  int64_t version_;
+  mutable std::mutex mu_;  // guards queue_ and stopping_
+  std::condition_variable wake_;
+  std::deque<Request> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+// Microseconds on the steady clock (the batcher's time base).
+int64_t NowUs();
+
+}  // namespace hone::serve

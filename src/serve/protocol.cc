@@ -1,0 +1,302 @@
+#include "serve/protocol.h"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <limits>
+
+#include "core/errors.h"
+#include "core/json.h"
+
+namespace hone::serve {
+namespace {
+
+struct TypeName {
+  DataType dtype;
+  const char* name;
+};
+constexpr TypeName kTypes[] = {
+    {DataType::kBool, "BOOL"},     {DataType::kUInt8, "UINT8"},   {DataType::kUInt16, "UINT16"},
+    {DataType::kUInt32, "UINT32"}, {DataType::kUInt64, "UINT64"}, {DataType::kInt8, "INT8"},
+    {DataType::kInt16, "INT16"},   {DataType::kInt32, "INT32"},   {DataType::kInt64, "INT64"},
+    {DataType::kFloat16, "FP16"},  {DataType::kFloat32, "FP32"},  {DataType::kFloat64, "FP64"},
+    {DataType::kString, "BYTES"},  {DataType::kBFloat16, "BF16"},
+};
+
+// Appends the leaves of a nested JSON array (or the one value) to `out`, depth-first.
+simdjson::error_code Flatten(simdjson::dom::element e, std::vector<simdjson::dom::element>& out) {
+  simdjson::dom::array a;
+  if (e.get(a) == simdjson::SUCCESS) {
+    for (simdjson::dom::element child : a)
+      if (auto err = Flatten(child, out)) return err;
+    return simdjson::SUCCESS;
+  }
+  out.push_back(e);
+  return simdjson::SUCCESS;
+}
+
+template <typename T>
+Status StoreNumbers(const std::vector<simdjson::dom::element>& v, Tensor& t,
+                    const std::string& name) {
+  T* dst = t.data<T>();
+  for (size_t i = 0; i < v.size(); ++i) {
+    const simdjson::dom::element& e = v[i];
+    if constexpr (std::is_floating_point_v<T>) {
+      double d;
+      if (e.get(d) != simdjson::SUCCESS) {
+        int64_t k;
+        if (e.get(k) != simdjson::SUCCESS)
+          return InvalidArgument("input '{}': element {} is not a number", name, i);
+        d = static_cast<double>(k);
+      }
+      dst[i] = static_cast<T>(d);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      bool b;
+      if (e.get(b) != simdjson::SUCCESS)
+        return InvalidArgument("input '{}': element {} is not true or false", name, i);
+      dst[i] = b;
+    } else {
+      int64_t k;
+      if (e.get(k) != simdjson::SUCCESS) {
+        uint64_t u;
+        if (e.get(u) != simdjson::SUCCESS ||
+            u > static_cast<uint64_t>(std::numeric_limits<T>::max()))
+          return InvalidArgument("input '{}': element {} is not an integer", name, i);
+        dst[i] = static_cast<T>(u);
+        continue;
+      }
+      if (k < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+          (k > 0 &&
+           static_cast<uint64_t>(k) > static_cast<uint64_t>(std::numeric_limits<T>::max())))
+        return InvalidArgument("input '{}': element {} ({}) is out of range for the datatype", name,
+                               i, k);
+      dst[i] = static_cast<T>(k);
+    }
+  }
+  return Status::Ok();
+}
+
+Status FillTensor(const std::vector<simdjson::dom::element>& v, Tensor& t,
+                  const std::string& name) {
+  switch (t.dtype()) {
+    case DataType::kBool:
+      return StoreNumbers<bool>(v, t, name);
+    case DataType::kUInt8:
+      return StoreNumbers<uint8_t>(v, t, name);
+    case DataType::kUInt16:
+      return StoreNumbers<uint16_t>(v, t, name);
+    case DataType::kUInt32:
+      return StoreNumbers<uint32_t>(v, t, name);
+    case DataType::kUInt64:
+      return StoreNumbers<uint64_t>(v, t, name);
+    case DataType::kInt8:
+      return StoreNumbers<int8_t>(v, t, name);
+    case DataType::kInt16:
+      return StoreNumbers<int16_t>(v, t, name);
+    case DataType::kInt32:
+      return StoreNumbers<int32_t>(v, t, name);
+    case DataType::kInt64:
+      return StoreNumbers<int64_t>(v, t, name);
+    case DataType::kFloat32:
+      return StoreNumbers<float>(v, t, name);
+    case DataType::kFloat64:
+      return StoreNumbers<double>(v, t, name);
+    case DataType::kString:
+      for (size_t i = 0; i < v.size(); ++i) {
+        std::string_view s;
+        if (v[i].get(s) != simdjson::SUCCESS)
+          return InvalidArgument("input '{}': element {} is not a string", name, i);
+        t.data<std::string>()[i] = std::string(s);
+      }
+      return Status::Ok();
+    default:
+      return InvalidArgument("input '{}': datatype {} is not supported in JSON", name,
+                             ProtocolType(t.dtype()));
+  }
+}
+
+template <typename T>
+void WriteNumbers(const Tensor& t, std::string& out) {
+  const T* p = t.data<T>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if (i) out += ',';
+    if constexpr (std::is_same_v<T, bool>) {
+      out += p[i] ? "true" : "false";
+    } else if constexpr (std::is_floating_point_v<T>) {
+      if (std::isfinite(p[i]))
+        fmt::format_to(std::back_inserter(out), "{}", p[i]);
+      else
+        out += "null";  // JSON has no NaN / infinity
+    } else {
+      fmt::format_to(std::back_inserter(out), "{}", p[i]);
+    }
+  }
+}
+
+void WriteData(const Tensor& t, std::string& out) {
+  switch (t.dtype()) {
+    case DataType::kBool:
+      return WriteNumbers<bool>(t, out);
+    case DataType::kUInt8:
+      return WriteNumbers<uint8_t>(t, out);
+    case DataType::kUInt16:
+      return WriteNumbers<uint16_t>(t, out);
+    case DataType::kUInt32:
+      return WriteNumbers<uint32_t>(t, out);
+    case DataType::kUInt64:
+      return WriteNumbers<uint64_t>(t, out);
+    case DataType::kInt8:
+      return WriteNumbers<int8_t>(t, out);
+    case DataType::kInt16:
+      return WriteNumbers<int16_t>(t, out);
+    case DataType::kInt32:
+      return WriteNumbers<int32_t>(t, out);
+    case DataType::kInt64:
+      return WriteNumbers<int64_t>(t, out);
+    case DataType::kFloat32:
+      return WriteNumbers<float>(t, out);
+    case DataType::kFloat64:
+      return WriteNumbers<double>(t, out);
+    case DataType::kString:
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        if (i) out += ',';
+        out += JsonString(t.data<std::string>()[i]);
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+std::string ShapeJson(const std::vector<int64_t>& dims) {
+  return fmt::format("[{}]", fmt::join(dims, ","));
+}
+
+}  // namespace
+
+std::string ProtocolType(DataType dtype) {
+  for (const TypeName& t : kTypes)
+    if (t.dtype == dtype) return t.name;
+  return "";
+}
+
+DataType FromProtocolType(const std::string& name) {
+  for (const TypeName& t : kTypes)
+    if (name == t.name) return t.dtype;
+  return DataType::kUndefined;
+}
+
+std::string ErrorJson(const std::string& message) {
+  return "{\"error\":" + JsonString(message) + "}";
+}
+
+StatusOr<InferRequest> ParseInferRequest(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  const simdjson::padded_string padded(body);
+  if (auto err = parser.parse(padded).get(doc))
+    return InvalidArgument("the request body is not valid JSON: {}", simdjson::error_message(err));
+  if (!doc.is_object()) return InvalidArgument("the request body must be a JSON object");
+  InferRequest req;
+  std::string_view id;
+  if (doc["id"].get(id) == simdjson::SUCCESS) req.id = std::string(id);
+  simdjson::dom::array inputs;
+  if (doc["inputs"].get(inputs) != simdjson::SUCCESS)
+    return InvalidArgument("the request needs an \"inputs\" array");
+  for (simdjson::dom::element in : inputs) {
+    std::string_view name, datatype;
+    if (in["name"].get(name) != simdjson::SUCCESS)
+      return InvalidArgument("an input has no \"name\"");
+    const std::string n(name);
+    if (in["datatype"].get(datatype) != simdjson::SUCCESS)
+      return InvalidArgument("input '{}': no \"datatype\"", n);
+    const DataType dtype = FromProtocolType(std::string(datatype));
+    if (dtype == DataType::kUndefined)
+      return InvalidArgument("input '{}': unknown datatype '{}'", n, datatype);
+    simdjson::dom::array shape;
+    if (in["shape"].get(shape) != simdjson::SUCCESS)
+      return InvalidArgument("input '{}': no \"shape\" array", n);
+    std::vector<int64_t> dims;
+    int64_t count = 1;
+    for (simdjson::dom::element d : shape) {
+      int64_t v;
+      if (d.get(v) != simdjson::SUCCESS || v < 0)
+        return InvalidArgument("input '{}': shape entries must be integers >= 0", n);
+      dims.push_back(v);
+      if (v > 0 && count > std::numeric_limits<int64_t>::max() / v)
+        return InvalidArgument("input '{}': shape {} is too large", n, ShapeJson(dims));
+      count *= v;
+    }
+    simdjson::dom::element data;
+    if (in["data"].get(data) != simdjson::SUCCESS) {
+      simdjson::dom::object params;
+      if (in["parameters"].get(params) == simdjson::SUCCESS &&
+          params["binary_data_size"].error() == simdjson::SUCCESS)
+        return InvalidArgument(
+            "input '{}': the binary tensor extension is not supported yet; "
+            "send \"data\" as JSON",
+            n);
+      return InvalidArgument("input '{}': no \"data\"", n);
+    }
+    std::vector<simdjson::dom::element> leaves;
+    if (auto err = Flatten(data, leaves))
+      return InvalidArgument("input '{}': {}", n, simdjson::error_message(err));
+    if (static_cast<int64_t>(leaves.size()) != count)
+      return InvalidArgument("input '{}': shape {} holds {} elements, \"data\" has {}", n,
+                             ShapeJson(dims), count, leaves.size());
+    Tensor t = Tensor::Empty(dtype, Shape(dims));
+    HONE_RETURN_IF_ERROR(FillTensor(leaves, t, n));
+    for (const auto& prev : req.inputs)
+      if (prev.name == n) return InvalidArgument("input '{}' appears twice", n);
+    req.inputs.push_back({n, std::move(t)});
+  }
+  simdjson::dom::array outputs;
+  if (doc["outputs"].get(outputs) == simdjson::SUCCESS) {
+    for (simdjson::dom::element o : outputs) {
+      std::string_view name;
+      if (o["name"].get(name) != simdjson::SUCCESS)
+        return InvalidArgument("a requested output has no \"name\"");
+      req.outputs.emplace_back(name);
+    }
+  }
+  return req;
+}
+
+std::string InferResponseJson(const std::string& model, int64_t version, const std::string& id,
+                              const std::vector<NamedTensor>& outputs) {
+  std::string out = "{\"model_name\":" + JsonString(model) + ",\"model_version\":\"" +
+                    std::to_string(version) + "\"";
+  if (!id.empty()) out += ",\"id\":" + JsonString(id);
+  out += ",\"outputs\":[";
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& t = outputs[i].tensor;
+    std::vector<int64_t> dims(t.shape().begin(), t.shape().end());
+    if (i) out += ',';
+    out += "{\"name\":" + JsonString(outputs[i].name) + ",\"datatype\":\"" +
+           ProtocolType(t.dtype()) + "\",\"shape\":" + ShapeJson(dims) + ",\"data\":[";
+    WriteData(t, out);
+    out += "]}";
+  }
+  return out + "]}";
+}
+
+std::string ModelMetadataJson(const ModelSpec& spec, const std::vector<int64_t>& versions) {
+  std::vector<std::string> v;
+  for (int64_t x : versions) v.push_back("\"" + std::to_string(x) + "\"");
+  auto tensors = [&](const std::vector<TensorSpec>& list) {
+    std::vector<std::string> items;
+    for (const TensorSpec& t : list) {
+      std::vector<int64_t> dims = t.dims;
+      if (spec.max_batch_size > 0) dims.insert(dims.begin(), -1);
+      items.push_back("{\"name\":" + JsonString(t.name) + ",\"datatype\":\"" +
+                      ProtocolType(t.dtype) + "\",\"shape\":" + ShapeJson(dims) + "}");
+    }
+    return fmt::format("[{}]", fmt::join(items, ","));
+  };
+  return "{\"name\":" + JsonString(spec.name) + ",\"versions\":[" +
+         fmt::format("{}", fmt::join(v, ",")) +
+         "],\"platform\":\"onnx\",\"inputs\":" + tensors(spec.inputs) +
+         ",\"outputs\":" + tensors(spec.outputs) + "}";
+}
+
+}  // namespace hone::serve

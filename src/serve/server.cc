@@ -1,0 +1,170 @@
+#include "serve/server.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include "core/errors.h"
+#include "serve/protocol.h"
+
+namespace hone::serve {
+
+int HttpStatus(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kInvalidModel:
+    case StatusCode::kNotSupported:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kUnavailable:
+    case StatusCode::kOutOfMemory:
+    case StatusCode::kCancelled:
+      return 503;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
+    case StatusCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+namespace {
+
+void Reply(httplib::Response& res, int status, const std::string& json) {
+  res.status = status;
+  res.set_content(json, "application/json");
+}
+
+void ReplyError(httplib::Response& res, const Status& s) {
+  Reply(res, HttpStatus(s.code()), ErrorJson(s.message()));
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options)
+    : options_(std::move(options)), cache_(options_.cache_bytes) {}
+
+Server::~Server() { Stop(); }
+
+StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options) {
+  std::unique_ptr<Server> s(new Server(options));
+  RepositoryScan scan = ScanRepository(options.repository);
+  s->load_errors_ = scan.errors;
+  for (ModelEntry& e : scan.models) {
+    Model m;
+    bool ok = true;
+    for (int64_t v : e.versions) {
+      auto r = ModelRunner::Load(e, v, options.threads);
+      if (!r.ok()) {
+        s->load_errors_.push_back(
+            fmt::format("model '{}' version {}: {}", e.name, v, r.status().message()));
+        ok = false;
+        break;
+      }
+      m.versions[v] = std::move(*r);
+    }
+    if (!ok) continue;
+    m.entry = std::move(e);
+    s->models_[m.entry.name] = std::move(m);
+  }
+  if (s->models_.empty() && !scan.errors.empty() && scan.models.empty())
+    return InvalidArgument("no model of {} loads: {}", options.repository, scan.errors[0]);
+  s->http_ = std::make_unique<httplib::Server>();
+  s->Routes();
+  return s;
+}
+
+std::vector<std::string> Server::model_names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, m] : models_) out.push_back(n);
+  return out;
+}
+
+StatusOr<ModelRunner*> Server::Find(const std::string& name, const std::string& version) {
+  auto it = models_.find(name);
+  if (it == models_.end()) return NotFound("unknown model '{}'", name);
+  auto& versions = it->second.versions;
+  if (version.empty()) return versions.rbegin()->second.get();
+  const int64_t v = std::stoll(version);
+  auto vit = versions.find(v);
+  if (vit == versions.end()) return NotFound("model '{}' has no version {} loaded", name, v);
+  return vit->second.get();
+}
+
+void Server::Routes() {
+  httplib::Server& h = *http_;
+  h.set_payload_max_length(static_cast<size_t>(options_.max_request_bytes));
+  h.Get("/v2/health/live", [](const httplib::Request&, httplib::Response& res) {
+    Reply(res, 200, "{\"live\":true}");
+  });
+  h.Get("/v2/health/ready", [](const httplib::Request&, httplib::Response& res) {
+    Reply(res, 200, "{\"ready\":true}");
+  });
+  h.Get("/v2", [](const httplib::Request&, httplib::Response& res) {
+    Reply(res, 200, R"({"name":"hone","version":"0.1","extensions":[]})");
+  });
+  const std::string model = R"(/v2/models/([^/]+)(?:/versions/([0-9]{1,18}))?)";
+  h.Get(model, [this](const httplib::Request& req, httplib::Response& res) {
+    auto r = Find(req.matches[1], req.matches[2]);
+    if (!r.ok()) return ReplyError(res, r.status());
+    const Model& m = models_.at(req.matches[1]);
+    std::vector<int64_t> versions;
+    for (const auto& [v, runner] : m.versions) versions.push_back(v);
+    Reply(res, 200, ModelMetadataJson((*r)->spec(), versions));
+  });
+  h.Get(model + "/ready", [this](const httplib::Request& req, httplib::Response& res) {
+    auto r = Find(req.matches[1], req.matches[2]);
+    if (!r.ok()) return ReplyError(res, r.status());
+    Reply(res, 200, "{\"ready\":true}");
+  });
+  h.Post(model + "/infer", [this](const httplib::Request& req, httplib::Response& res) {
+    auto runner = Find(req.matches[1], req.matches[2]);
+    if (!runner.ok()) return ReplyError(res, runner.status());
+    auto parsed = ParseInferRequest(req.body);
+    if (!parsed.ok()) return ReplyError(res, parsed.status());
+    ModelRunner& r = **runner;
+    const std::string& name = r.spec().name;
+    CacheKey key;
+    if (r.spec().response_cache) {
+      key = MakeCacheKey(name, r.version(), parsed->inputs);
+      if (CachedOutputs hit = cache_.Find(key))
+        return Reply(res, 200, InferResponseJson(name, r.version(), parsed->id, *hit));
+    }
+    InferResult out = r.Submit(parsed->inputs, parsed->outputs, 0).get();
+    if (!out.ok()) return ReplyError(res, out.status());
+    Reply(res, 200, InferResponseJson(name, r.version(), parsed->id, *out));
+    if (r.spec().response_cache) cache_.Insert(key, std::move(*out));
+  });
+  h.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 413)
+      Reply(res, 413, ErrorJson("the request body is larger than --max-request-bytes"));
+    else if (res.status == 404)
+      Reply(res, 404, ErrorJson("no such endpoint: " + req.method + " " + req.path));
+    else
+      Reply(res, res.status, ErrorJson(fmt::format("HTTP {}", res.status)));
+  });
+}
+
+Status Server::Start() {
+  if (options_.http_port == 0) {
+    port_ = http_->bind_to_any_port(options_.host);
+    if (port_ < 0) return InvalidArgument("cannot bind {} to a free port", options_.host);
+  } else {
+    if (!http_->bind_to_port(options_.host, options_.http_port))
+      return InvalidArgument("cannot bind {}:{} (in use?)", options_.host, options_.http_port);
+    port_ = options_.http_port;
+  }
+  listener_ = std::thread([this] { http_->listen_after_bind(); });
+  return Status::Ok();
+}
+
+void Server::Stop() {
+  if (http_ && http_->is_running()) http_->stop();
+  if (listener_.joinable()) listener_.join();
+  models_.clear();  // each runner drains its queue and joins its workers
+}
+
+}  // namespace hone::serve

@@ -1,0 +1,79 @@
+// hone serve: the model repository served over KServe v2 REST (cpp-httplib). Loads every
+// model's served versions at start (model control "none"), one ModelRunner per version, and
+// answers health, metadata and JSON inference requests; errors as {"error": "..."} with the
+// protocol's status codes (400 bad request, 404 unknown model, 413 body too large, 503
+// unavailable, 504 timed out).
+//
+//   ServerOptions o;
+//   o.repository = "models";
+//   auto server = Server::Create(o);     // scans and loads; bad models are reported, skipped
+//   (*server)->Start();                  // listens on o.http_port in a background thread
+//   ...
+//   (*server)->Stop();                   // stops listening, drains the queues
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hone/status.h"
+#include "serve/model_runner.h"
+#include "serve/repository.h"
+#include "serve/response_cache.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace hone::serve {
+
+struct ServerOptions {
+  std::string repository;
+  std::string host = "0.0.0.0";
+  int http_port = 8000;  // 0: any free port (see port())
+  int threads = 0;       // intra-op threads per model; 0: one per core
+  int64_t max_request_bytes = int64_t{64} << 20;
+  int64_t cache_bytes = int64_t{256} << 20;  // response cache (models that enable it)
+};
+
+class Server {
+ public:
+  static StatusOr<std::unique_ptr<Server>> Create(const ServerOptions& options);
+  ~Server();
+
+  // Binds and serves in a background thread; fails when the port cannot be bound.
+  Status Start();
+  // Stops accepting, finishes the requests in flight, drains the model queues.
+  void Stop();
+  int port() const { return port_; }
+  // Problems met while loading (a model each); the other models serve.
+  const std::vector<std::string>& load_errors() const { return load_errors_; }
+  std::vector<std::string> model_names() const;
+  const ResponseCache& cache() const { return cache_; }
+
+ private:
+  struct Model {
+    ModelEntry entry;
+    std::map<int64_t, std::unique_ptr<ModelRunner>> versions;
+  };
+  explicit Server(ServerOptions options);
+  void Routes();
+  // The runner for `name` and `version` ("" = the latest), or the error to answer.
+  StatusOr<ModelRunner*> Find(const std::string& name, const std::string& version);
+
+  ServerOptions options_;
+  std::map<std::string, Model> models_;  // loaded at Create, read-only after
+  std::vector<std::string> load_errors_;
+  ResponseCache cache_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread listener_;
+  int port_ = 0;
+};
+
+// Status code -> HTTP status (one table for the REST frontend).
+int HttpStatus(StatusCode code);
+
+}  // namespace hone::serve

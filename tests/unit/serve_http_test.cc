@@ -1,0 +1,188 @@
+// hone serve over loopback HTTP (serve/server.h): health, metadata, JSON inference checked
+// against a direct Session run, dynamic batching seen in the responses, the response cache, and
+// every error case answered with the right status and a message while the server carries on.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "hone/hone.h"
+#include "serve/protocol.h"
+#include "serve/server.h"
+
+namespace hone::serve {
+namespace {
+
+namespace fs = std::filesystem;
+
+// examples/digits_mlp.onnx: input "input" float [batch, 64] -> "logits" [batch, 10].
+const std::string kModel = std::string(HONE_SOURCE_DIR) + "/examples/digits_mlp.onnx";
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    repo_ = fs::temp_directory_path() / ("hone_serve_" + std::to_string(::getpid()));
+    fs::create_directories(repo_ / "digits" / "1");
+    fs::copy_file(kModel, repo_ / "digits" / "1" / "model.onnx");
+    fs::create_directories(repo_ / "batched" / "3");
+    fs::copy_file(kModel, repo_ / "batched" / "3" / "model.onnx");
+    std::ofstream(repo_ / "batched" / "config.pbtxt") << R"(
+max_batch_size: 8
+dynamic_batching { max_queue_delay_microseconds: 200000 preferred_batch_size: [ 4 ] }
+response_cache { enable: true }
+)";
+    fs::create_directories(repo_ / "broken" / "1");
+    std::ofstream(repo_ / "broken" / "config.pbtxt") << "max_batch_size: -1";
+    ServerOptions o;
+    o.repository = repo_.string();
+    o.http_port = 0;
+    o.host = "127.0.0.1";
+    o.threads = 1;
+    o.max_request_bytes = 1 << 16;
+    auto s = Server::Create(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(*s);
+    ASSERT_TRUE(server_->Start().ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  }
+  void TearDown() override {
+    client_.reset();
+    if (server_) server_->Stop();
+    fs::remove_all(repo_);
+  }
+  static std::string Body(int rows, float value) {
+    std::string data;
+    for (int i = 0; i < rows * 64; ++i) data += (i ? "," : "") + std::to_string(value + i % 7);
+    return R"({"id":"r1","inputs":[{"name":"input","shape":[)" + std::to_string(rows) +
+           R"(,64],"datatype":"FP32","data":[)" + data + "]}]}";
+  }
+  static std::string Ones(int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += i ? ",1" : "1";
+    return s;
+  }
+  fs::path repo_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(ServeTest, HealthMetadataAndLoadErrors) {
+  auto r = client_->Get("/v2/health/live");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(client_->Get("/v2/health/ready")->status, 200);
+  EXPECT_EQ(client_->Get("/v2/models/digits/ready")->status, 200);
+  r = client_->Get("/v2/models/batched");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find(R"("versions":["3"])"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find(R"({"name":"input","datatype":"FP32","shape":[-1,64]})"),
+            std::string::npos)
+      << r->body;
+  // The broken config is reported; the others serve.
+  ASSERT_EQ(server_->load_errors().size(), 1u);
+  EXPECT_NE(server_->load_errors()[0].find("max_batch_size"), std::string::npos);
+  EXPECT_EQ(server_->model_names(), (std::vector<std::string>{"batched", "digits"}));
+}
+
+TEST_F(ServeTest, InferMatchesADirectRun) {
+  auto r = client_->Post("/v2/models/digits/versions/1/infer", Body(2, 0.5f), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto session = Session::FromFile(kModel);
+  ASSERT_TRUE(session.ok());
+  auto req = ParseInferRequest(Body(2, 0.5f));
+  ASSERT_TRUE(req.ok());
+  auto want = (*session)->Run(req->inputs);
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(r->body, InferResponseJson("digits", 1, "r1", *want));
+}
+
+TEST_F(ServeTest, DynamicBatchingRunsConcurrentRequestsTogetherAndAnswersEach) {
+  // Four single-row requests reach the preferred size 4 together; each gets its own row.
+  std::vector<std::thread> threads;
+  std::vector<std::string> bodies(4);
+  std::vector<int> status(4);
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", server_->port());
+      auto r =
+          c.Post("/v2/models/batched/infer", Body(1, static_cast<float>(i)), "application/json");
+      status[static_cast<size_t>(i)] = r ? r->status : -1;
+      if (r) bodies[static_cast<size_t>(i)] = r->body;
+    });
+  for (auto& t : threads) t.join();
+  auto session = Session::FromFile(kModel);
+  ASSERT_TRUE(session.ok());
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(status[static_cast<size_t>(i)], 200) << bodies[static_cast<size_t>(i)];
+    auto req = ParseInferRequest(Body(1, static_cast<float>(i)));
+    ASSERT_TRUE(req.ok());
+    auto want = (*session)->Run(req->inputs);
+    ASSERT_TRUE(want.ok());
+    EXPECT_EQ(bodies[static_cast<size_t>(i)], InferResponseJson("batched", 3, "r1", *want)) << i;
+  }
+}
+
+TEST_F(ServeTest, ErrorsGetTheRightStatusAndTheServerCarriesOn) {
+  struct Bad {
+    const char* path;
+    std::string body;
+    int status;
+    const char* expect;
+  };
+  const Bad bad[] = {
+      {"/v2/models/nope/infer", Body(1, 0), 404, "unknown model 'nope'"},
+      {"/v2/models/digits/versions/9/infer", Body(1, 0), 404, "no version 9"},
+      {"/v2/models/digits/infer", "{\"inputs\": [", 400, "not valid JSON"},
+      {"/v2/models/digits/infer",
+       R"({"inputs":[{"name":"input","shape":[1,63],"datatype":"FP32","data":[1]}]})", 400,
+       "holds 63 elements"},
+      {"/v2/models/digits/infer",
+       R"({"inputs":[{"name":"input","shape":[1,2],"datatype":"FP32","data":[1,2]}]})", 400,
+       "does not match the model's"},
+      {"/v2/models/digits/infer",
+       R"({"inputs":[{"name":"input","shape":[1,64],"datatype":"INT64","data":[)" + Ones(64) +
+           "]}]}",
+       400, "datatype int64 but the model takes float32"},
+      {"/v2/models/digits/infer",
+       R"({"inputs":[{"name":"pixels","shape":[1],"datatype":"FP32","data":[1]}]})", 400,
+       "unknown input 'pixels'"},
+      {"/v2/models/digits/infer", std::string(70000, ' '), 413, "larger than"},
+      {"/v2/models/batched/infer", Body(9, 0), 503, "max_batch_size is 8"},
+  };
+  for (const Bad& b : bad) {
+    SCOPED_TRACE(b.expect);
+    auto r = client_->Post(b.path, b.body, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, b.status) << r->body;
+    EXPECT_NE(r->body.find("\"error\""), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find(b.expect), std::string::npos) << r->body;
+  }
+  // Still serving.
+  auto r = client_->Post("/v2/models/digits/infer", Body(1, 0), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(ServeTest, ResponseCacheAnswersARepeatedRequest) {
+  auto first = client_->Post("/v2/models/batched/infer", Body(2, 1), "application/json");
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200);
+  EXPECT_EQ(server_->cache().hits(), 0);
+  auto again = client_->Post("/v2/models/batched/infer", Body(2, 1), "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->body, first->body);
+  EXPECT_EQ(server_->cache().hits(), 1);
+  // Another input misses; a model without response_cache never uses it.
+  ASSERT_EQ(client_->Post("/v2/models/batched/infer", Body(2, 2), "application/json")->status, 200);
+  ASSERT_EQ(client_->Post("/v2/models/digits/infer", Body(2, 1), "application/json")->status, 200);
+  ASSERT_EQ(client_->Post("/v2/models/digits/infer", Body(2, 1), "application/json")->status, 200);
+  EXPECT_EQ(server_->cache().hits(), 1);
+  EXPECT_EQ(server_->cache().misses(), 2);
+}
+
+}  // namespace
+}  // namespace hone::serve

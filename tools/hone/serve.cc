@@ -1,0 +1,60 @@
+// hone serve --model-repository DIR: KServe v2 REST over a Triton-layout repository
+// (src/serve/server.h). Stops cleanly on SIGINT / SIGTERM: no new connections, the requests in
+// flight finish, exit 0.
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+
+#include "cli.h"
+#include "serve/server.h"
+
+namespace hone::cli {
+namespace {
+
+std::mutex g_mu;
+std::condition_variable g_cv;
+volatile std::sig_atomic_t g_stop = 0;
+
+void OnSignal(int) { g_stop = 1; }
+
+}  // namespace
+
+Runner SetupServe(CLI::App& app) {
+  auto o = std::make_shared<serve::ServerOptions>();
+  app.add_option("--model-repository", o->repository,
+                 "the model repository: <dir>/<model>/<version>/model.onnx, optional "
+                 "<dir>/<model>/config.pbtxt (Triton's fields)")
+      ->required();
+  app.add_option("--http-port", o->http_port, "REST port (0: any free one)")->capture_default_str();
+  app.add_option("--host", o->host, "address to listen on")->capture_default_str();
+  app.add_option("--threads", o->threads, "intra-op threads per model (0: one per core)")
+      ->capture_default_str();
+  app.add_option("--max-request-bytes", o->max_request_bytes,
+                 "larger request bodies are refused with 413")
+      ->capture_default_str();
+  app.add_option("--cache-bytes", o->cache_bytes,
+                 "response cache size, for models with response_cache { enable: true }")
+      ->capture_default_str();
+  return [o]() -> int {
+    auto server = serve::Server::Create(*o);
+    if (!server.ok()) return Fail(server.status());
+    for (const std::string& e : (*server)->load_errors()) fmt::print(stderr, "hone serve: {}\n", e);
+    if (Status s = (*server)->Start(); !s.ok()) return Fail(s);
+    fmt::print(stderr, "hone serve: {} model(s) ({}) on http://{}:{}/v2\n",
+               (*server)->model_names().size(), fmt::join((*server)->model_names(), ", "), o->host,
+               (*server)->port());
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+    while (!g_stop) {
+      std::unique_lock<std::mutex> lock(g_mu);
+      g_cv.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    fmt::print(stderr, "hone serve: stopping (finishing the requests in flight)\n");
+    (*server)->Stop();
+    return 0;
+  };
+}
+
+}  // namespace hone::cli
