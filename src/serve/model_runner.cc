@@ -257,7 +257,16 @@ void ModelRunner::RunBatch(std::vector<Request> batch) {
     }
   }
   // Every output once (the requests may ask for different ones).
+  const int64_t start = NowUs();
   auto out = session_->Run(feed);
+  if (metrics_ != nullptr) {
+    metrics_->compute_us.Observe(static_cast<double>(NowUs() - start));
+    metrics_->batch_size.Observe(static_cast<double>(total));
+    metrics_->executions.fetch_add(1);
+    metrics_->inferences.fetch_add(total);
+    for (const Request& r : batch)
+      metrics_->queue_us.Observe(static_cast<double>(start - r.policy.arrival_us));
+  }
   for (size_t b = 0; b < batch.size(); ++b) {
     Request& r = batch[b];
     if (!out.ok()) {

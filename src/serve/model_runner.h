@@ -19,6 +19,7 @@
 #include "hone/session.h"
 #include "hone/status.h"
 #include "serve/batcher.h"
+#include "serve/metrics.h"
 #include "serve/repository.h"
 
 namespace hone::serve {
@@ -38,6 +39,9 @@ class ModelRunner {
   const ModelSpec& spec() const { return spec_; }
   int64_t version() const { return version_; }
   int64_t pending() const;
+  // Where executions, rows, queue and compute times and batch sizes are counted (set before the
+  // first Submit; the metrics outlive the runner).
+  void set_metrics(ModelMetrics* m) { metrics_ = m; }
 
   // Checks `inputs` against the spec (names, dtypes, shapes, batch size) and queues them; the
   // future gets the requested outputs (all when `outputs` is empty) or the error. A request
@@ -62,6 +66,7 @@ class ModelRunner {
   ModelSpec spec_;
   BatcherConfig policy_;  // spec_.batcher with dynamic batching, else one request per run
   int64_t version_;
+  ModelMetrics* metrics_ = nullptr;
   mutable std::mutex mu_;  // guards queue_ and stopping_
   std::condition_variable wake_;
   std::deque<Request> queue_;

@@ -63,6 +63,7 @@ StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options) {
         ok = false;
         break;
       }
+      (*r)->set_metrics(&s->metrics_.For(e.name, v));
       m.versions[v] = std::move(*r);
     }
     if (!ok) continue;
@@ -120,23 +121,42 @@ void Server::Routes() {
     Reply(res, 200, "{\"ready\":true}");
   });
   h.Post(model + "/infer", [this](const httplib::Request& req, httplib::Response& res) {
+    const int64_t start = NowUs();
     auto runner = Find(req.matches[1], req.matches[2]);
     if (!runner.ok()) return ReplyError(res, runner.status());
-    auto parsed = ParseInferRequest(req.body);
-    if (!parsed.ok()) return ReplyError(res, parsed.status());
     ModelRunner& r = **runner;
+    ModelMetrics& m = metrics_.For(r.spec().name, r.version());
+    auto done = [&](const Status& s) {
+      (s.ok() ? m.success : m.failure).fetch_add(1);
+      m.request_us.Observe(static_cast<double>(NowUs() - start));
+      if (!s.ok()) ReplyError(res, s);
+    };
+    auto parsed = ParseInferRequest(req.body);
+    if (!parsed.ok()) return done(parsed.status());
     const std::string& name = r.spec().name;
     CacheKey key;
     if (r.spec().response_cache) {
       key = MakeCacheKey(name, r.version(), parsed->inputs);
-      if (CachedOutputs hit = cache_.Find(key))
-        return Reply(res, 200, InferResponseJson(name, r.version(), parsed->id, *hit));
+      if (CachedOutputs hit = cache_.Find(key)) {
+        Reply(res, 200, InferResponseJson(name, r.version(), parsed->id, *hit));
+        return done(Status::Ok());
+      }
     }
     InferResult out = r.Submit(parsed->inputs, parsed->outputs, 0).get();
-    if (!out.ok()) return ReplyError(res, out.status());
+    if (!out.ok()) return done(out.status());
     Reply(res, 200, InferResponseJson(name, r.version(), parsed->id, *out));
     if (r.spec().response_cache) cache_.Insert(key, std::move(*out));
+    done(Status::Ok());
   });
+  auto metrics = [this](const httplib::Request&, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(MetricsText(), "text/plain; version=0.0.4");
+  };
+  h.Get("/metrics", metrics);
+  if (options_.metrics_port >= 0) {
+    metrics_http_ = std::make_unique<httplib::Server>();
+    metrics_http_->Get("/metrics", metrics);
+  }
   h.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 413)
@@ -158,12 +178,50 @@ Status Server::Start() {
     port_ = options_.http_port;
   }
   listener_ = std::thread([this] { http_->listen_after_bind(); });
+  if (metrics_http_) {
+    if (options_.metrics_port == 0) {
+      metrics_port_ = metrics_http_->bind_to_any_port(options_.host);
+    } else if (metrics_http_->bind_to_port(options_.host, options_.metrics_port)) {
+      metrics_port_ = options_.metrics_port;
+    } else {
+      metrics_port_ = -1;
+    }
+    if (metrics_port_ < 0)
+      return InvalidArgument("cannot bind the metrics port {}:{} (in use?)", options_.host,
+                             options_.metrics_port);
+    metrics_listener_ = std::thread([this] { metrics_http_->listen_after_bind(); });
+  }
   return Status::Ok();
+}
+
+std::string Server::MetricsText() const {
+  return metrics_.Render([this](std::string& out) {
+    out += "# HELP hone_pending_requests Requests waiting in a model's queue\n";
+    out += "# TYPE hone_pending_requests gauge\n";
+    size_t loaded = 0;
+    for (const auto& [name, m] : models_)
+      for (const auto& [v, runner] : m.versions) {
+        out += fmt::format("hone_pending_requests{{model=\"{}\",version=\"{}\"}} {}\n", name, v,
+                           runner->pending());
+        ++loaded;
+      }
+    out += "# HELP hone_cache_hits_total Responses answered from the response cache\n";
+    out += "# TYPE hone_cache_hits_total counter\n";
+    out += fmt::format("hone_cache_hits_total {}\n", cache_.hits());
+    out += "# HELP hone_cache_misses_total Response cache lookups that missed\n";
+    out += "# TYPE hone_cache_misses_total counter\n";
+    out += fmt::format("hone_cache_misses_total {}\n", cache_.misses());
+    out += "# HELP hone_models_loaded Model versions loaded\n";
+    out += "# TYPE hone_models_loaded gauge\n";
+    out += fmt::format("hone_models_loaded {}\n", loaded);
+  });
 }
 
 void Server::Stop() {
   if (http_ && http_->is_running()) http_->stop();
   if (listener_.joinable()) listener_.join();
+  if (metrics_http_ && metrics_http_->is_running()) metrics_http_->stop();
+  if (metrics_listener_.joinable()) metrics_listener_.join();
   models_.clear();  // each runner drains its queue and joins its workers
 }
 

@@ -1,4 +1,5 @@
-// hone serve: the model repository served over KServe v2 REST (cpp-httplib). Loads every
+// hone serve: the model repository served over KServe v2 REST (cpp-httplib), with Prometheus
+// metrics (serve/metrics.h). Loads every
 // model's served versions at start (model control "none"), one ModelRunner per version, and
 // answers health, metadata and JSON inference requests; errors as {"error": "..."} with the
 // protocol's status codes (400 bad request, 404 unknown model, 413 body too large, 503
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "hone/status.h"
+#include "serve/metrics.h"
 #include "serve/model_runner.h"
 #include "serve/repository.h"
 #include "serve/response_cache.h"
@@ -33,8 +35,9 @@ namespace hone::serve {
 struct ServerOptions {
   std::string repository;
   std::string host = "0.0.0.0";
-  int http_port = 8000;  // 0: any free port (see port())
-  int threads = 0;       // intra-op threads per model; 0: one per core
+  int http_port = 8000;     // 0: any free port (see port())
+  int metrics_port = 8002;  // GET /metrics (also on the HTTP port); 0: any free; -1: none
+  int threads = 0;          // intra-op threads per model; 0: one per core
   int64_t max_request_bytes = int64_t{64} << 20;
   int64_t cache_bytes = int64_t{256} << 20;  // response cache (models that enable it)
 };
@@ -49,6 +52,9 @@ class Server {
   // Stops accepting, finishes the requests in flight, drains the model queues.
   void Stop();
   int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
+  // The Prometheus text of /metrics.
+  std::string MetricsText() const;
   // Problems met while loading (a model each); the other models serve.
   const std::vector<std::string>& load_errors() const { return load_errors_; }
   std::vector<std::string> model_names() const;
@@ -68,9 +74,10 @@ class Server {
   std::map<std::string, Model> models_;  // loaded at Create, read-only after
   std::vector<std::string> load_errors_;
   ResponseCache cache_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread listener_;
-  int port_ = 0;
+  Metrics metrics_;
+  std::unique_ptr<httplib::Server> http_, metrics_http_;
+  std::thread listener_, metrics_listener_;
+  int port_ = 0, metrics_port_ = -1;
 };
 
 // Status code -> HTTP status (one table for the REST frontend).

@@ -38,6 +38,7 @@ response_cache { enable: true }
     ServerOptions o;
     o.repository = repo_.string();
     o.http_port = 0;
+    o.metrics_port = 0;
     o.host = "127.0.0.1";
     o.threads = 1;
     o.max_request_bytes = 1 << 16;
@@ -114,6 +115,24 @@ TEST_F(ServeTest, DynamicBatchingRunsConcurrentRequestsTogetherAndAnswersEach) {
       if (r) bodies[static_cast<size_t>(i)] = r->body;
     });
   for (auto& t : threads) t.join();
+  // One execution of 4 rows, read from /metrics on the metrics port.
+  httplib::Client mc("127.0.0.1", server_->metrics_port());
+  auto metrics = mc.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  ASSERT_EQ(metrics->status, 200);
+  const std::string& text = metrics->body;
+  const std::string labels = "{model=\"batched\",version=\"3\"}";
+  EXPECT_NE(text.find("hone_inference_exec_count_total" + labels + " 1\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("hone_inference_count_total" + labels + " 4\n"), std::string::npos);
+  EXPECT_NE(text.find("hone_inference_request_success_total" + labels + " 4\n"), std::string::npos);
+  EXPECT_NE(text.find("hone_batch_size_bucket{model=\"batched\",version=\"3\",le=\"2\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("hone_batch_size_bucket{model=\"batched\",version=\"3\",le=\"4\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("hone_pending_requests" + labels + " 0\n"), std::string::npos);
+  EXPECT_NE(text.find("hone_models_loaded 2\n"), std::string::npos);
+  EXPECT_NE(text.find("hone_process_resident_memory_bytes "), std::string::npos);
   auto session = Session::FromFile(kModel);
   ASSERT_TRUE(session.ok());
   for (int i = 0; i < 4; ++i) {
@@ -161,10 +180,16 @@ TEST_F(ServeTest, ErrorsGetTheRightStatusAndTheServerCarriesOn) {
     EXPECT_NE(r->body.find("\"error\""), std::string::npos) << r->body;
     EXPECT_NE(r->body.find(b.expect), std::string::npos) << r->body;
   }
-  // Still serving.
+  // Still serving; the failures are counted per model.
   auto r = client_->Post("/v2/models/digits/infer", Body(1, 0), "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+  const std::string text = server_->MetricsText();
+  EXPECT_NE(text.find("hone_inference_request_failure_total{model=\"digits\",version=\"1\"} 5\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("hone_inference_request_success_total{model=\"digits\",version=\"1\"} 1\n"),
+            std::string::npos);
 }
 
 TEST_F(ServeTest, ResponseCacheAnswersARepeatedRequest) {

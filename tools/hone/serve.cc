@@ -28,6 +28,10 @@ Runner SetupServe(CLI::App& app) {
                  "<dir>/<model>/config.pbtxt (Triton's fields)")
       ->required();
   app.add_option("--http-port", o->http_port, "REST port (0: any free one)")->capture_default_str();
+  app.add_option("--metrics-port", o->metrics_port,
+                 "Prometheus /metrics port (0: any free one; -1: none; /metrics is also on the "
+                 "HTTP port)")
+      ->capture_default_str();
   app.add_option("--host", o->host, "address to listen on")->capture_default_str();
   app.add_option("--threads", o->threads, "intra-op threads per model (0: one per core)")
       ->capture_default_str();
