@@ -94,9 +94,36 @@ StatusOr<ModelRunner*> Server::Find(const std::string& name, const std::string& 
   return vit->second.get();
 }
 
+namespace {
+
+// Equal strings, in time that does not depend on where they differ.
+bool SameKey(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i)
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  return diff == 0;
+}
+
+}  // namespace
+
 void Server::Routes() {
   httplib::Server& h = *http_;
   h.set_payload_max_length(static_cast<size_t>(options_.max_request_bytes));
+  if (!options_.api_key.empty()) {
+    h.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      const bool repository = req.path.rfind("/v2/repository", 0) == 0;
+      const bool infer = req.method == "POST" && req.path.size() >= 6 &&
+                         req.path.compare(req.path.size() - 6, 6, "/infer") == 0;
+      if (!repository && !(infer && !options_.open_inference))
+        return httplib::Server::HandlerResponse::Unhandled;
+      const std::string auth = req.get_header_value("Authorization");
+      const std::string prefix = "Bearer ";
+      if (auth.rfind(prefix, 0) == 0 && SameKey(auth.substr(prefix.size()), options_.api_key))
+        return httplib::Server::HandlerResponse::Unhandled;
+      Reply(res, 401, ErrorJson("this endpoint needs the API key: Authorization: Bearer <key>"));
+      return httplib::Server::HandlerResponse::Handled;
+    });
+  }
   h.Get("/v2/health/live", [](const httplib::Request&, httplib::Response& res) {
     Reply(res, 200, "{\"live\":true}");
   });

@@ -40,6 +40,11 @@ struct ServerOptions {
   int threads = 0;          // intra-op threads per model; 0: one per core
   int64_t max_request_bytes = int64_t{64} << 20;
   int64_t cache_bytes = int64_t{256} << 20;  // response cache (models that enable it)
+  // Non-empty: requests must carry "Authorization: Bearer <api_key>" -- the repository
+  // endpoints always, inference too unless open_inference; health, metadata and metrics stay
+  // open. A missing or wrong key gets 401.
+  std::string api_key;
+  bool open_inference = false;
 };
 
 class Server {

@@ -209,5 +209,47 @@ TEST_F(ServeTest, ResponseCacheAnswersARepeatedRequest) {
   EXPECT_EQ(server_->cache().misses(), 2);
 }
 
+TEST(ServeAuth, ApiKeyGuardsInferenceAndTheRepositoryNotHealth) {
+  const fs::path repo = fs::temp_directory_path() / ("hone_auth_" + std::to_string(::getpid()));
+  fs::create_directories(repo / "digits" / "1");
+  fs::copy_file(kModel, repo / "digits" / "1" / "model.onnx");
+  for (bool open : {false, true}) {
+    SCOPED_TRACE(open);
+    ServerOptions o;
+    o.repository = repo.string();
+    o.http_port = 0;
+    o.metrics_port = -1;
+    o.host = "127.0.0.1";
+    o.threads = 1;
+    o.api_key = "s3cret";
+    o.open_inference = open;
+    auto s = Server::Create(o);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->Start().ok());
+    httplib::Client c("127.0.0.1", (*s)->port());
+    std::string data = "1";
+    for (int i = 1; i < 64; ++i) data += ",1";
+    const std::string body =
+        R"({"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[)" + data + "]}]}";
+    EXPECT_EQ(c.Get("/v2/health/ready")->status, 200);
+    EXPECT_EQ(c.Get("/v2/models/digits")->status, 200);
+    auto r = c.Post("/v2/models/digits/infer", body, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, open ? 200 : 401) << r->body;
+    if (!open) {
+      EXPECT_NE(r->body.find("Authorization: Bearer"), std::string::npos);
+      r = c.Post("/v2/models/digits/infer", {{"Authorization", "Bearer wrong"}}, body,
+                 "application/json");
+      EXPECT_EQ(r->status, 401);
+    }
+    r = c.Post("/v2/models/digits/infer", {{"Authorization", "Bearer s3cret"}}, body,
+               "application/json");
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(c.Post("/v2/repository/index", "", "application/json")->status, 401);
+    (*s)->Stop();
+  }
+  fs::remove_all(repo);
+}
+
 }  // namespace
 }  // namespace hone::serve

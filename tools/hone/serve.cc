@@ -33,6 +33,11 @@ Runner SetupServe(CLI::App& app) {
                  "HTTP port)")
       ->capture_default_str();
   app.add_option("--host", o->host, "address to listen on")->capture_default_str();
+  app.add_option("--api-key", o->api_key,
+                 "require \"Authorization: Bearer KEY\" on the repository endpoints and "
+                 "inference (health, metadata and metrics stay open)");
+  app.add_flag("--open-inference", o->open_inference,
+               "with --api-key: inference without the key (only the repository needs it)");
   app.add_option("--threads", o->threads, "intra-op threads per model (0: one per core)")
       ->capture_default_str();
   app.add_option("--max-request-bytes", o->max_request_bytes,
