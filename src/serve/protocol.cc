@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <algorithm>
+#include <cstring>
 #include <limits>
 
 #include "core/errors.h"
@@ -190,10 +192,20 @@ std::string ErrorJson(const std::string& message) {
   return "{\"error\":" + JsonString(message) + "}";
 }
 
-StatusOr<InferRequest> ParseInferRequest(const std::string& body) {
+bool InferRequest::Binary(const std::string& output) const {
+  return all_binary ||
+         std::find(binary_outputs.begin(), binary_outputs.end(), output) != binary_outputs.end();
+}
+
+StatusOr<InferRequest> ParseInferRequest(const std::string& body, int64_t json_bytes) {
+  if (json_bytes > static_cast<int64_t>(body.size()))
+    return InvalidArgument("Inference-Header-Content-Length is {} but the body has {} bytes",
+                           json_bytes, body.size());
+  const size_t header = json_bytes < 0 ? body.size() : static_cast<size_t>(json_bytes);
+  size_t binary_at = header;  // the next input's binary data
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  const simdjson::padded_string padded(body);
+  const simdjson::padded_string padded(body.data(), header);
   if (auto err = parser.parse(padded).get(doc))
     return InvalidArgument("the request body is not valid JSON: {}", simdjson::error_message(err));
   if (!doc.is_object()) return InvalidArgument("the request body must be a JSON object");
@@ -228,16 +240,47 @@ StatusOr<InferRequest> ParseInferRequest(const std::string& body) {
       count *= v;
     }
     simdjson::dom::element data;
-    if (in["data"].get(data) != simdjson::SUCCESS) {
-      simdjson::dom::object params;
-      if (in["parameters"].get(params) == simdjson::SUCCESS &&
-          params["binary_data_size"].error() == simdjson::SUCCESS)
+    uint64_t binary_size = 0;
+    if (in["parameters"]["binary_data_size"].get(binary_size) == simdjson::SUCCESS) {
+      if (json_bytes < 0)
         return InvalidArgument(
-            "input '{}': the binary tensor extension is not supported yet; "
-            "send \"data\" as JSON",
-            n);
-      return InvalidArgument("input '{}': no \"data\"", n);
+            "input '{}': binary_data_size without an Inference-Header-Content-Length header", n);
+      if (binary_size > body.size() - binary_at)
+        return InvalidArgument("input '{}': binary_data_size {} but only {} bytes are left", n,
+                               binary_size, body.size() - binary_at);
+      Tensor t = Tensor::Empty(dtype, Shape(dims));
+      const char* src = body.data() + binary_at;
+      if (dtype == DataType::kString) {
+        size_t at = 0;
+        for (int64_t i = 0; i < count; ++i) {
+          uint32_t len = 0;
+          if (binary_size - at < 4)
+            return InvalidArgument("input '{}': BYTES element {} has no length", n, i);
+          std::memcpy(&len, src + at, 4);
+          at += 4;
+          if (len > binary_size - at)
+            return InvalidArgument("input '{}': BYTES element {} is cut short", n, i);
+          t.data<std::string>()[i].assign(src + at, len);
+          at += len;
+        }
+        if (at != binary_size)
+          return InvalidArgument("input '{}': {} bytes left after {} BYTES elements", n,
+                                 binary_size - at, count);
+      } else {
+        const size_t want = DataBytes(dtype, count);
+        if (binary_size != want)
+          return InvalidArgument("input '{}': binary_data_size {} but shape {} of {} needs {}", n,
+                                 binary_size, ShapeJson(dims), datatype, want);
+        std::memcpy(t.raw_data(), src, want);
+      }
+      binary_at += binary_size;
+      for (const auto& prev : req.inputs)
+        if (prev.name == n) return InvalidArgument("input '{}' appears twice", n);
+      req.inputs.push_back({n, std::move(t)});
+      continue;
     }
+    if (in["data"].get(data) != simdjson::SUCCESS)
+      return InvalidArgument("input '{}': no \"data\" (or parameters.binary_data_size)", n);
     std::vector<simdjson::dom::element> leaves;
     if (auto err = Flatten(data, leaves))
       return InvalidArgument("input '{}': {}", n, simdjson::error_message(err));
@@ -250,6 +293,13 @@ StatusOr<InferRequest> ParseInferRequest(const std::string& body) {
       if (prev.name == n) return InvalidArgument("input '{}' appears twice", n);
     req.inputs.push_back({n, std::move(t)});
   }
+  if (binary_at != body.size())
+    return InvalidArgument(
+        "{} bytes of binary data after the JSON header are not used by any input's "
+        "binary_data_size",
+        body.size() - binary_at);
+  bool all = false;
+  if (doc["parameters"]["binary_data_output"].get(all) == simdjson::SUCCESS) req.all_binary = all;
   simdjson::dom::array outputs;
   if (doc["outputs"].get(outputs) == simdjson::SUCCESS) {
     for (simdjson::dom::element o : outputs) {
@@ -257,27 +307,62 @@ StatusOr<InferRequest> ParseInferRequest(const std::string& body) {
       if (o["name"].get(name) != simdjson::SUCCESS)
         return InvalidArgument("a requested output has no \"name\"");
       req.outputs.emplace_back(name);
+      bool binary = false;
+      if (o["parameters"]["binary_data"].get(binary) == simdjson::SUCCESS && binary)
+        req.binary_outputs.emplace_back(name);
     }
   }
   return req;
 }
 
-std::string InferResponseJson(const std::string& model, int64_t version, const std::string& id,
-                              const std::vector<NamedTensor>& outputs) {
-  std::string out = "{\"model_name\":" + JsonString(model) + ",\"model_version\":\"" +
-                    std::to_string(version) + "\"";
-  if (!id.empty()) out += ",\"id\":" + JsonString(id);
+InferResponse MakeInferResponse(const std::string& model, int64_t version,
+                                const InferRequest& request,
+                                const std::vector<NamedTensor>& outputs) {
+  InferResponse r;
+  std::string tail;  // the binary outputs, in order
+  std::string& out = r.body;
+  out = "{\"model_name\":" + JsonString(model) + ",\"model_version\":\"" + std::to_string(version) +
+        "\"";
+  if (!request.id.empty()) out += ",\"id\":" + JsonString(request.id);
   out += ",\"outputs\":[";
   for (size_t i = 0; i < outputs.size(); ++i) {
     const Tensor& t = outputs[i].tensor;
     std::vector<int64_t> dims(t.shape().begin(), t.shape().end());
     if (i) out += ',';
     out += "{\"name\":" + JsonString(outputs[i].name) + ",\"datatype\":\"" +
-           ProtocolType(t.dtype()) + "\",\"shape\":" + ShapeJson(dims) + ",\"data\":[";
+           ProtocolType(t.dtype()) + "\",\"shape\":" + ShapeJson(dims);
+    if (request.Binary(outputs[i].name)) {
+      const size_t before = tail.size();
+      if (t.dtype() == DataType::kString) {
+        for (int64_t k = 0; k < t.numel(); ++k) {
+          const std::string& e = t.data<std::string>()[k];
+          const uint32_t len = static_cast<uint32_t>(e.size());
+          tail.append(reinterpret_cast<const char*>(&len), 4);
+          tail += e;
+        }
+      } else {
+        tail.append(static_cast<const char*>(t.raw_data()), DataBytes(t.dtype(), t.numel()));
+      }
+      out += fmt::format(",\"parameters\":{{\"binary_data_size\":{}}}}}", tail.size() - before);
+      continue;
+    }
+    out += ",\"data\":[";
     WriteData(t, out);
     out += "]}";
   }
-  return out + "]}";
+  out += "]}";
+  if (request.all_binary || !request.binary_outputs.empty()) {
+    r.json_bytes = static_cast<int64_t>(out.size());
+    out += tail;
+  }
+  return r;
+}
+
+std::string InferResponseJson(const std::string& model, int64_t version, const std::string& id,
+                              const std::vector<NamedTensor>& outputs) {
+  InferRequest request;
+  request.id = id;
+  return MakeInferResponse(model, version, request, outputs).body;
 }
 
 std::string ModelMetadataJson(const ModelSpec& spec, const std::vector<int64_t>& versions) {

@@ -22,13 +22,30 @@ struct InferRequest {
   std::string id;
   std::vector<NamedTensor> inputs;
   std::vector<std::string> outputs;  // requested by name; empty: all
+  // Triton's binary tensor extension: outputs to answer as raw bytes after the JSON header
+  // (an output's "parameters": {"binary_data": true}), or all of them
+  // ("parameters": {"binary_data_output": true}).
+  std::vector<std::string> binary_outputs;
+  bool all_binary = false;
+  bool Binary(const std::string& output) const;
 };
 
-// Parses a JSON inference request body. Every error is InvalidArgument naming the input and
-// the problem (malformed JSON, missing field, unknown datatype, element count not matching the
-// shape, a value of the wrong kind).
-StatusOr<InferRequest> ParseInferRequest(const std::string& body);
+// Parses an inference request body. `json_bytes` < 0: the body is JSON; else (the
+// Inference-Header-Content-Length header) its first json_bytes are the JSON header and the
+// rest the inputs with "parameters": {"binary_data_size": n}, in order (BYTES elements as a
+// 4-byte little-endian length and the bytes). Every error is InvalidArgument naming the input
+// and the problem (malformed JSON, missing field, unknown datatype, element count not matching
+// the shape, a value of the wrong kind, binary sizes that do not add up).
+StatusOr<InferRequest> ParseInferRequest(const std::string& body, int64_t json_bytes = -1);
 
+struct InferResponse {
+  std::string body;
+  int64_t json_bytes = -1;  // >= 0: binary outputs follow the JSON (the response header)
+};
+InferResponse MakeInferResponse(const std::string& model, int64_t version,
+                                const InferRequest& request,
+                                const std::vector<NamedTensor>& outputs);
+// All outputs as JSON data.
 std::string InferResponseJson(const std::string& model, int64_t version, const std::string& id,
                               const std::vector<NamedTensor>& outputs);
 

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <cstdlib>
+
 #include "core/errors.h"
 #include "serve/protocol.h"
 
@@ -158,20 +160,38 @@ void Server::Routes() {
       m.request_us.Observe(static_cast<double>(NowUs() - start));
       if (!s.ok()) ReplyError(res, s);
     };
-    auto parsed = ParseInferRequest(req.body);
+    // Triton's binary tensor extension: the JSON header's length in a request header.
+    int64_t json_bytes = -1;
+    if (req.has_header("Inference-Header-Content-Length")) {
+      const std::string v = req.get_header_value("Inference-Header-Content-Length");
+      char* end = nullptr;
+      json_bytes = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || json_bytes < 0)
+        return done(InvalidArgument("Inference-Header-Content-Length '{}' is not a size", v));
+    }
+    auto parsed = ParseInferRequest(req.body, json_bytes);
     if (!parsed.ok()) return done(parsed.status());
-    const std::string& name = r.spec().name;
+    auto answer = [&](const std::vector<NamedTensor>& outputs) {
+      InferResponse resp = MakeInferResponse(r.spec().name, r.version(), *parsed, outputs);
+      if (resp.json_bytes >= 0) {
+        res.status = 200;
+        res.set_header("Inference-Header-Content-Length", std::to_string(resp.json_bytes));
+        res.set_content(std::move(resp.body), "application/octet-stream");
+      } else {
+        Reply(res, 200, resp.body);
+      }
+    };
     CacheKey key;
     if (r.spec().response_cache) {
-      key = MakeCacheKey(name, r.version(), parsed->inputs);
+      key = MakeCacheKey(r.spec().name, r.version(), parsed->inputs);
       if (CachedOutputs hit = cache_.Find(key)) {
-        Reply(res, 200, InferResponseJson(name, r.version(), parsed->id, *hit));
+        answer(*hit);
         return done(Status::Ok());
       }
     }
     InferResult out = r.Submit(parsed->inputs, parsed->outputs, 0).get();
     if (!out.ok()) return done(out.status());
-    Reply(res, 200, InferResponseJson(name, r.version(), parsed->id, *out));
+    answer(*out);
     if (r.spec().response_cache) cache_.Insert(key, std::move(*out));
     done(Status::Ok());
   });

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -207,6 +208,76 @@ TEST_F(ServeTest, ResponseCacheAnswersARepeatedRequest) {
   ASSERT_EQ(client_->Post("/v2/models/digits/infer", Body(2, 1), "application/json")->status, 200);
   EXPECT_EQ(server_->cache().hits(), 1);
   EXPECT_EQ(server_->cache().misses(), 2);
+}
+
+TEST_F(ServeTest, BinaryTensorExtensionInAndOut) {
+  // Input as 64 raw float32s after the JSON header, output "logits" asked back as raw bytes.
+  std::vector<float> x(64);
+  for (int i = 0; i < 64; ++i) x[static_cast<size_t>(i)] = 0.25f * static_cast<float>(i % 9);
+  const std::string header = R"({"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32",)"
+                             R"("parameters":{"binary_data_size":256}}],)"
+                             R"("outputs":[{"name":"logits","parameters":{"binary_data":true}}]})";
+  std::string body = header;
+  body.append(reinterpret_cast<const char*>(x.data()), 256);
+  httplib::Headers h = {{"Inference-Header-Content-Length", std::to_string(header.size())}};
+  auto r = client_->Post("/v2/models/digits/infer", h, body, "application/octet-stream");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const int64_t json = std::stoll(r->get_header_value("Inference-Header-Content-Length"));
+  const std::string head = r->body.substr(0, static_cast<size_t>(json));
+  EXPECT_NE(head.find(R"("parameters":{"binary_data_size":40})"), std::string::npos) << head;
+  ASSERT_EQ(r->body.size(), static_cast<size_t>(json) + 40);
+  auto session = Session::FromFile(kModel);
+  ASSERT_TRUE(session.ok());
+  Tensor in = Tensor::Empty(DataType::kFloat32, {1, 64});
+  std::memcpy(in.raw_data(), x.data(), 256);
+  auto want = (*session)->Run({{"input", in}});
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(std::memcmp(r->body.data() + json, (*want)[0].tensor.raw_data(), 40), 0);
+  // Sizes that do not add up are 400s naming the problem.
+  struct Bad {
+    std::string header_length, body;
+    const char* expect;
+  };
+  const Bad bad[] = {
+      {std::to_string(header.size()), header + std::string(200, 'x'), "only 200 bytes are left"},
+      {std::to_string(header.size()), header + std::string(300, 'x'),
+       "44 bytes of binary data after the JSON header"},
+      {"99999", body, "but the body has"},
+      {"12abc", body, "is not a size"},
+  };
+  for (const Bad& b : bad) {
+    SCOPED_TRACE(b.expect);
+    auto e = client_->Post("/v2/models/digits/infer",
+                           {{"Inference-Header-Content-Length", b.header_length}}, b.body,
+                           "application/octet-stream");
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->status, 400);
+    EXPECT_NE(e->body.find(b.expect), std::string::npos) << e->body;
+  }
+}
+
+TEST(ServeProtocol, BytesTensorsRoundTripInBinary) {
+  const std::string header =
+      R"({"inputs":[{"name":"s","shape":[2],"datatype":"BYTES",)"
+      R"("parameters":{"binary_data_size":11}}],"parameters":{"binary_data_output":true}})";
+  std::string body = header;
+  const uint32_t two = 2, one = 1;
+  body.append(reinterpret_cast<const char*>(&two), 4).append("hi");
+  body.append(reinterpret_cast<const char*>(&one), 4).append("!");
+  auto req = ParseInferRequest(body, static_cast<int64_t>(header.size()));
+  ASSERT_TRUE(req.ok()) << req.status().ToString();
+  ASSERT_EQ(req->inputs.size(), 1u);
+  EXPECT_EQ(req->inputs[0].tensor.data<std::string>()[0], "hi");
+  EXPECT_EQ(req->inputs[0].tensor.data<std::string>()[1], "!");
+  const InferResponse resp = MakeInferResponse("m", 1, *req, req->inputs);
+  ASSERT_GE(resp.json_bytes, 0);
+  EXPECT_EQ(resp.body.substr(static_cast<size_t>(resp.json_bytes)), body.substr(header.size()));
+  // Without the header, binary_data_size is refused.
+  auto no_header = ParseInferRequest(header);
+  ASSERT_FALSE(no_header.ok());
+  EXPECT_NE(no_header.status().message().find("Inference-Header-Content-Length"),
+            std::string::npos);
 }
 
 TEST(ServeAuth, ApiKeyGuardsInferenceAndTheRepositoryNotHealth) {
