@@ -4,8 +4,10 @@
 #include <httplib.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "core/errors.h"
+#include "core/json.h"
 #include "serve/protocol.h"
 
 namespace hone::serve {
@@ -51,49 +53,162 @@ Server::Server(ServerOptions options)
 Server::~Server() { Stop(); }
 
 StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options) {
+  const std::string& mode = options.model_control;
+  if (mode != "none" && mode != "explicit" && mode != "on-demand")
+    return InvalidArgument("--model-control must be none, explicit or on-demand, got '{}'", mode);
+  if (options.memory_budget < 0)
+    return InvalidArgument("--memory-budget must be >= 0, got {}", options.memory_budget);
   std::unique_ptr<Server> s(new Server(options));
   RepositoryScan scan = ScanRepository(options.repository);
+  if (!scan.errors.empty() && scan.models.empty() &&
+      scan.errors[0].find("not a directory") != std::string::npos)
+    return InvalidArgument("{}", scan.errors[0]);
   s->load_errors_ = scan.errors;
-  for (ModelEntry& e : scan.models) {
-    Model m;
-    bool ok = true;
-    for (int64_t v : e.versions) {
-      auto r = ModelRunner::Load(e, v, options.threads);
-      if (!r.ok()) {
-        s->load_errors_.push_back(
-            fmt::format("model '{}' version {}: {}", e.name, v, r.status().message()));
-        ok = false;
-        break;
-      }
-      (*r)->set_metrics(&s->metrics_.For(e.name, v));
-      m.versions[v] = std::move(*r);
-    }
-    if (!ok) continue;
-    m.entry = std::move(e);
-    s->models_[m.entry.name] = std::move(m);
+  if (mode == "none") {
+    for (const ModelEntry& e : scan.models)
+      if (Status st = s->LoadModel(e.name, false); !st.ok())
+        s->load_errors_.push_back(st.message());
+    if (s->models_.empty() && !scan.errors.empty())
+      return InvalidArgument("no model of {} loads: {}", options.repository, scan.errors[0]);
   }
-  if (s->models_.empty() && !scan.errors.empty() && scan.models.empty())
-    return InvalidArgument("no model of {} loads: {}", options.repository, scan.errors[0]);
   s->http_ = std::make_unique<httplib::Server>();
   s->Routes();
   return s;
 }
 
+std::vector<std::string> Server::load_errors() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return load_errors_;
+}
+
 std::vector<std::string> Server::model_names() const {
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;
   for (const auto& [n, m] : models_) out.push_back(n);
   return out;
 }
 
-StatusOr<ModelRunner*> Server::Find(const std::string& name, const std::string& version) {
-  auto it = models_.find(name);
-  if (it == models_.end()) return NotFound("unknown model '{}'", name);
-  auto& versions = it->second.versions;
-  if (version.empty()) return versions.rbegin()->second.get();
-  const int64_t v = std::stoll(version);
-  auto vit = versions.find(v);
-  if (vit == versions.end()) return NotFound("model '{}' has no version {} loaded", name, v);
-  return vit->second.get();
+Status Server::LoadModel(const std::string& name, bool only_if_missing) {
+  std::lock_guard<std::mutex> serial(load_mu_);
+  if (only_if_missing) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (models_.count(name)) return Status::Ok();
+  }
+  HONE_ASSIGN_OR_RETURN(ModelEntry e, ScanModel(options_.repository, name));
+  Model m;
+  for (int64_t v : e.versions) {
+    auto r = ModelRunner::Load(e, v, options_.threads);
+    if (!r.ok())
+      return Status(r.status().code(),
+                    fmt::format("model '{}' version {}: {}", name, v, r.status().message()));
+    (*r)->set_metrics(&metrics_.For(e.name, v));
+    m.versions[v] = std::shared_ptr<ModelRunner>(std::move(*r));
+    std::error_code ec;
+    m.bytes += static_cast<int64_t>(std::filesystem::file_size(e.ModelPath(v), ec));
+  }
+  m.entry = std::move(e);
+  m.last_used_us = NowUs();
+  loads_.fetch_add(1);
+  std::vector<Model> evicted;  // destroyed outside the lock (runners drain and join)
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto old = models_.find(name);
+    if (old != models_.end()) evicted.push_back(std::move(old->second));
+    models_[name] = std::move(m);
+    // The memory budget: unload the least recently used idle models until the rest fit.
+    for (;;) {
+      int64_t total = 0;
+      for (const auto& [n, x] : models_) total += x.bytes;
+      if (options_.memory_budget <= 0 || total <= options_.memory_budget) break;
+      auto victim = models_.end();
+      for (auto it = models_.begin(); it != models_.end(); ++it) {
+        if (it->first == name) continue;
+        bool idle = true;
+        for (const auto& [v, r] : it->second.versions)
+          idle = idle && r.use_count() == 1 && r->pending() == 0;
+        if (idle &&
+            (victim == models_.end() || it->second.last_used_us < victim->second.last_used_us))
+          victim = it;
+      }
+      if (victim == models_.end()) break;  // every other model is busy: over budget for now
+      evicted.push_back(std::move(victim->second));
+      models_.erase(victim);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Server::Load(const std::string& name) {
+  if (options_.model_control == "none")
+    return InvalidArgument(
+        "model control is 'none': start hone serve with --model-control explicit or on-demand "
+        "to load and unload models");
+  return LoadModel(name, false);
+}
+
+Status Server::Unload(const std::string& name) {
+  if (options_.model_control == "none")
+    return InvalidArgument(
+        "model control is 'none': start hone serve with --model-control explicit or on-demand "
+        "to load and unload models");
+  Model gone;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = models_.find(name);
+    if (it == models_.end()) return NotFound("model '{}' is not loaded", name);
+    gone = std::move(it->second);
+    models_.erase(it);
+  }
+  return Status::Ok();  // `gone` drains here; requests in flight hold their runner
+}
+
+StatusOr<std::shared_ptr<ModelRunner>> Server::Find(const std::string& name,
+                                                    const std::string& version, bool load) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = models_.find(name);
+      if (it != models_.end()) {
+        auto& versions = it->second.versions;
+        it->second.last_used_us = NowUs();
+        if (version.empty()) return versions.rbegin()->second;
+        const int64_t v = std::stoll(version);
+        auto vit = versions.find(v);
+        if (vit == versions.end()) return NotFound("model '{}' has no version {} loaded", name, v);
+        return vit->second;
+      }
+    }
+    std::error_code ec;
+    const bool in_repository =
+        std::filesystem::is_directory(std::filesystem::path(options_.repository) / name, ec);
+    if (!in_repository) return NotFound("unknown model '{}'", name);
+    if (!load || options_.model_control != "on-demand" || attempt > 0)
+      return Status(StatusCode::kUnavailable, fmt::format("model '{}' is not loaded (load it: POST "
+                                                          "/v2/repository/models/{}/load)",
+                                                          name, name));
+    HONE_RETURN_IF_ERROR(LoadModel(name, true));
+  }
+  return Status(StatusCode::kUnavailable, fmt::format("model '{}' is not loaded", name));
+}
+
+std::string Server::IndexJson() const {
+  RepositoryScan scan = ScanRepository(options_.repository);
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> items;
+  for (const ModelEntry& e : scan.models) {
+    auto it = models_.find(e.name);
+    if (it == models_.end()) {
+      items.push_back("{\"name\":" + JsonString(e.name) + ",\"state\":\"UNAVAILABLE\"," +
+                      "\"reason\":\"unloaded\"}");
+      continue;
+    }
+    for (const auto& [v, r] : it->second.versions)
+      items.push_back("{\"name\":" + JsonString(e.name) + ",\"version\":\"" + std::to_string(v) +
+                      "\",\"state\":\"READY\"}");
+  }
+  for (const std::string& err : scan.errors)
+    items.push_back("{\"state\":\"UNAVAILABLE\",\"reason\":" + JsonString(err) + "}");
+  return fmt::format("[{}]", fmt::join(items, ","));
 }
 
 namespace {
@@ -137,23 +252,27 @@ void Server::Routes() {
   });
   const std::string model = R"(/v2/models/([^/]+)(?:/versions/([0-9]{1,18}))?)";
   h.Get(model, [this](const httplib::Request& req, httplib::Response& res) {
-    auto r = Find(req.matches[1], req.matches[2]);
+    auto r = Find(req.matches[1], req.matches[2], /*load=*/true);
     if (!r.ok()) return ReplyError(res, r.status());
-    const Model& m = models_.at(req.matches[1]);
     std::vector<int64_t> versions;
-    for (const auto& [v, runner] : m.versions) versions.push_back(v);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = models_.find(req.matches[1]);
+      if (it != models_.end())
+        for (const auto& [v, runner] : it->second.versions) versions.push_back(v);
+    }
     Reply(res, 200, ModelMetadataJson((*r)->spec(), versions));
   });
   h.Get(model + "/ready", [this](const httplib::Request& req, httplib::Response& res) {
-    auto r = Find(req.matches[1], req.matches[2]);
+    auto r = Find(req.matches[1], req.matches[2], /*load=*/false);
     if (!r.ok()) return ReplyError(res, r.status());
     Reply(res, 200, "{\"ready\":true}");
   });
   h.Post(model + "/infer", [this](const httplib::Request& req, httplib::Response& res) {
     const int64_t start = NowUs();
-    auto runner = Find(req.matches[1], req.matches[2]);
+    auto runner = Find(req.matches[1], req.matches[2], /*load=*/true);
     if (!runner.ok()) return ReplyError(res, runner.status());
-    ModelRunner& r = **runner;
+    ModelRunner& r = **runner;  // held by `runner` until the answer is written
     ModelMetrics& m = metrics_.For(r.spec().name, r.version());
     auto done = [&](const Status& s) {
       (s.ok() ? m.success : m.failure).fetch_add(1);
@@ -195,6 +314,18 @@ void Server::Routes() {
     if (r.spec().response_cache) cache_.Insert(key, std::move(*out));
     done(Status::Ok());
   });
+  h.Post("/v2/repository/index",
+         [this](const httplib::Request&, httplib::Response& res) { Reply(res, 200, IndexJson()); });
+  h.Post(R"(/v2/repository/models/([^/]+)/load)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           if (Status s = Load(req.matches[1]); !s.ok()) return ReplyError(res, s);
+           Reply(res, 200, "{}");
+         });
+  h.Post(R"(/v2/repository/models/([^/]+)/unload)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           if (Status s = Unload(req.matches[1]); !s.ok()) return ReplyError(res, s);
+           Reply(res, 200, "{}");
+         });
   auto metrics = [this](const httplib::Request&, httplib::Response& res) {
     res.status = 200;
     res.set_content(MetricsText(), "text/plain; version=0.0.4");
@@ -246,6 +377,7 @@ std::string Server::MetricsText() const {
     out += "# HELP hone_pending_requests Requests waiting in a model's queue\n";
     out += "# TYPE hone_pending_requests gauge\n";
     size_t loaded = 0;
+    std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [name, m] : models_)
       for (const auto& [v, runner] : m.versions) {
         out += fmt::format("hone_pending_requests{{model=\"{}\",version=\"{}\"}} {}\n", name, v,
@@ -261,6 +393,11 @@ std::string Server::MetricsText() const {
     out += "# HELP hone_models_loaded Model versions loaded\n";
     out += "# TYPE hone_models_loaded gauge\n";
     out += fmt::format("hone_models_loaded {}\n", loaded);
+    out +=
+        "# HELP hone_model_loads_total Model loads (at start, by the repository API or on "
+        "demand)\n";
+    out += "# TYPE hone_model_loads_total counter\n";
+    out += fmt::format("hone_model_loads_total {}\n", loads_.load());
   });
 }
 
@@ -269,7 +406,12 @@ void Server::Stop() {
   if (listener_.joinable()) listener_.join();
   if (metrics_http_ && metrics_http_->is_running()) metrics_http_->stop();
   if (metrics_listener_.joinable()) metrics_listener_.join();
-  models_.clear();  // each runner drains its queue and joins its workers
+  std::map<std::string, Model> gone;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    gone.swap(models_);
+  }
+  gone.clear();  // each runner drains its queue and joins its workers
 }
 
 }  // namespace hone::serve

@@ -13,9 +13,11 @@
 //   (*server)->Stop();                   // stops listening, drains the queues
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +47,12 @@ struct ServerOptions {
   // open. A missing or wrong key gets 401.
   std::string api_key;
   bool open_inference = false;
+  // none: every model loads at start; explicit: models load and unload through the repository
+  // API (POST /v2/repository/models/{m}/load, /unload); on-demand: a model loads on its first
+  // request, and when the loaded models' files exceed memory_budget bytes the least recently
+  // used idle ones (no request queued or running) are unloaded.
+  std::string model_control = "none";
+  int64_t memory_budget = 0;  // bytes; 0: no limit
 };
 
 class Server {
@@ -61,23 +69,39 @@ class Server {
   // The Prometheus text of /metrics.
   std::string MetricsText() const;
   // Problems met while loading (a model each); the other models serve.
-  const std::vector<std::string>& load_errors() const { return load_errors_; }
-  std::vector<std::string> model_names() const;
+  std::vector<std::string> load_errors() const;
+  std::vector<std::string> model_names() const;  // loaded ones
+  // The repository API (explicit and on-demand modes): load (or reload) and unload a model.
+  // Requests in flight keep the version they started on until they finish.
+  Status Load(const std::string& name);
+  Status Unload(const std::string& name);
+  int64_t loads() const { return loads_.load(); }
   const ResponseCache& cache() const { return cache_; }
 
  private:
   struct Model {
     ModelEntry entry;
-    std::map<int64_t, std::unique_ptr<ModelRunner>> versions;
+    // Shared with the requests using a version: an unloaded version lives until they finish.
+    std::map<int64_t, std::shared_ptr<ModelRunner>> versions;
+    int64_t bytes = 0;  // its model files (the memory budget's measure)
+    int64_t last_used_us = 0;
   };
   explicit Server(ServerOptions options);
   void Routes();
-  // The runner for `name` and `version` ("" = the latest), or the error to answer.
-  StatusOr<ModelRunner*> Find(const std::string& name, const std::string& version);
+  // The runner for `name` and `version` ("" = the latest), loading the model first in
+  // on-demand mode when `load` is set; or the error to answer.
+  StatusOr<std::shared_ptr<ModelRunner>> Find(const std::string& name, const std::string& version,
+                                              bool load);
+  // Loads `name` unless `only_if_missing` and it is loaded; then applies the memory budget.
+  Status LoadModel(const std::string& name, bool only_if_missing);
+  std::string IndexJson() const;
 
   ServerOptions options_;
-  std::map<std::string, Model> models_;  // loaded at Create, read-only after
+  mutable std::mutex mu_;  // guards models_ and load_errors_
+  std::map<std::string, Model> models_;
   std::vector<std::string> load_errors_;
+  std::mutex load_mu_;  // one load at a time: concurrent first requests wait for one load
+  std::atomic<int64_t> loads_{0};
   ResponseCache cache_;
   Metrics metrics_;
   std::unique_ptr<httplib::Server> http_, metrics_http_;

@@ -280,6 +280,98 @@ TEST(ServeProtocol, BytesTensorsRoundTripInBinary) {
             std::string::npos);
 }
 
+// A repository of three copies of the digits model, served in `mode` with `budget` bytes.
+class ControlTest : public ::testing::Test {
+ protected:
+  void Serve(const std::string& mode, int64_t budget) {
+    repo_ = fs::temp_directory_path() / ("hone_control_" + std::to_string(::getpid()));
+    for (const char* m : {"a", "b", "c"}) {
+      fs::create_directories(repo_ / m / "1");
+      fs::copy_file(kModel, repo_ / m / "1" / "model.onnx");
+    }
+    ServerOptions o;
+    o.repository = repo_.string();
+    o.http_port = 0;
+    o.metrics_port = -1;
+    o.host = "127.0.0.1";
+    o.threads = 1;
+    o.model_control = mode;
+    o.memory_budget = budget;
+    auto s = Server::Create(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(*s);
+    ASSERT_TRUE(server_->Start().ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  }
+  void TearDown() override {
+    client_.reset();
+    if (server_) server_->Stop();
+    fs::remove_all(repo_);
+  }
+  int Infer(const std::string& model) {
+    std::string data = "1";
+    for (int i = 1; i < 64; ++i) data += ",1";
+    auto r = client_->Post(
+        "/v2/models/" + model + "/infer",
+        R"({"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[)" + data + "]}]}",
+        "application/json");
+    last_ = r ? r->body : "";
+    return r ? r->status : -1;
+  }
+  fs::path repo_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<httplib::Client> client_;
+  std::string last_;
+};
+
+TEST_F(ControlTest, ExplicitLoadAndUnloadThroughTheRepositoryApi) {
+  Serve("explicit", 0);
+  EXPECT_TRUE(server_->model_names().empty());
+  EXPECT_EQ(Infer("a"), 503);
+  EXPECT_NE(last_.find("/v2/repository/models/a/load"), std::string::npos) << last_;
+  EXPECT_EQ(Infer("zz"), 404);
+  EXPECT_EQ(client_->Post("/v2/repository/models/a/load", "", "application/json")->status, 200);
+  EXPECT_EQ(Infer("a"), 200);
+  auto index = client_->Post("/v2/repository/index", "", "application/json");
+  ASSERT_TRUE(index);
+  EXPECT_NE(index->body.find(R"({"name":"a","version":"1","state":"READY"})"), std::string::npos)
+      << index->body;
+  EXPECT_NE(index->body.find(R"({"name":"b","state":"UNAVAILABLE")"), std::string::npos);
+  EXPECT_EQ(client_->Post("/v2/repository/models/a/unload", "", "application/json")->status, 200);
+  EXPECT_EQ(Infer("a"), 503);
+  EXPECT_EQ(client_->Post("/v2/repository/models/a/unload", "", "application/json")->status, 404);
+  EXPECT_EQ(client_->Post("/v2/repository/models/zz/load", "", "application/json")->status, 404);
+}
+
+TEST_F(ControlTest, OnDemandLoadsOnceAndEvictsTheLeastRecentlyUsedIdleModel) {
+  const int64_t size = static_cast<int64_t>(fs::file_size(kModel));
+  Serve("on-demand", 2 * size + size / 2);  // room for two models
+  // Four concurrent first requests to "a": one load, four answers.
+  std::vector<std::thread> threads;
+  std::vector<int> status(4);
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", server_->port());
+      std::string data = "1";
+      for (int k = 1; k < 64; ++k) data += ",1";
+      auto r = c.Post(
+          "/v2/models/a/infer",
+          R"({"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[)" + data + "]}]}",
+          "application/json");
+      status[static_cast<size_t>(i)] = r ? r->status : -1;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(status, (std::vector<int>{200, 200, 200, 200}));
+  EXPECT_EQ(server_->loads(), 1);
+  EXPECT_EQ(client_->Get("/v2/models/b/ready")->status, 503);  // ready does not load
+  EXPECT_EQ(Infer("b"), 200);
+  EXPECT_EQ(Infer("a"), 200);  // a is now more recent than b
+  EXPECT_EQ(Infer("c"), 200);  // over budget: b, the least recently used, goes
+  EXPECT_EQ(server_->model_names(), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(server_->loads(), 3);
+  EXPECT_NE(server_->MetricsText().find("hone_models_loaded 2\n"), std::string::npos);
+}
+
 TEST(ServeAuth, ApiKeyGuardsInferenceAndTheRepositoryNotHealth) {
   const fs::path repo = fs::temp_directory_path() / ("hone_auth_" + std::to_string(::getpid()));
   fs::create_directories(repo / "digits" / "1");

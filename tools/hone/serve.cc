@@ -33,6 +33,14 @@ Runner SetupServe(CLI::App& app) {
                  "HTTP port)")
       ->capture_default_str();
   app.add_option("--host", o->host, "address to listen on")->capture_default_str();
+  app.add_option("--model-control", o->model_control,
+                 "none (load every model at start), explicit (load / unload through POST "
+                 "/v2/repository/models/{m}/load|unload) or on-demand (a model loads on its first "
+                 "request; --memory-budget evicts the least recently used idle ones)")
+      ->capture_default_str();
+  app.add_option("--memory-budget", o->memory_budget,
+                 "on-demand / explicit: bytes of loaded model files to keep at most (0: no limit)")
+      ->capture_default_str();
   app.add_option("--api-key", o->api_key,
                  "require \"Authorization: Bearer KEY\" on the repository endpoints and "
                  "inference (health, metadata and metrics stay open)");
