@@ -71,7 +71,18 @@ StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options) {
     if (s->models_.empty() && !scan.errors.empty())
       return InvalidArgument("no model of {} loads: {}", options.repository, scan.errors[0]);
   }
-  s->http_ = std::make_unique<httplib::Server>();
+  if (options.tls_cert.empty() != options.tls_key.empty())
+    return InvalidArgument("TLS needs both --tls-cert and --tls-key");
+  if (!options.tls_cert.empty()) {
+    auto tls =
+        std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(), options.tls_key.c_str());
+    if (!tls->is_valid())
+      return InvalidArgument("cannot use the TLS certificate {} with the key {} (PEM files?)",
+                             options.tls_cert, options.tls_key);
+    s->http_ = std::move(tls);
+  } else {
+    s->http_ = std::make_unique<httplib::Server>();
+  }
   s->Routes();
   return s;
 }

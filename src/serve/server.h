@@ -51,6 +51,8 @@ struct ServerOptions {
   // API (POST /v2/repository/models/{m}/load, /unload); on-demand: a model loads on its first
   // request, and when the loaded models' files exceed memory_budget bytes the least recently
   // used idle ones (no request queued or running) are unloaded.
+  // Both set: HTTPS on the HTTP port (PEM files); the metrics port stays plain HTTP.
+  std::string tls_cert, tls_key;
   std::string model_control = "none";
   int64_t memory_budget = 0;  // bytes; 0: no limit
 };

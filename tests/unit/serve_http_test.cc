@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -370,6 +372,89 @@ TEST_F(ControlTest, OnDemandLoadsOnceAndEvictsTheLeastRecentlyUsedIdleModel) {
   EXPECT_EQ(server_->model_names(), (std::vector<std::string>{"a", "c"}));
   EXPECT_EQ(server_->loads(), 3);
   EXPECT_NE(server_->MetricsText().find("hone_models_loaded 2\n"), std::string::npos);
+}
+
+TEST_F(ControlTest, LoadAndUnloadDuringTrafficLoseNoAcceptedRequest) {
+  Serve("explicit", 0);
+  ASSERT_EQ(client_->Post("/v2/repository/models/a/load", "", "application/json")->status, 200);
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0}, not_loaded{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 3; ++t)
+    clients.emplace_back([&] {
+      httplib::Client c("127.0.0.1", server_->port());
+      std::string data = "1";
+      for (int k = 1; k < 64; ++k) data += ",1";
+      const std::string body =
+          R"({"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[)" + data + "]}]}";
+      for (int i = 0; i < 60; ++i) {
+        auto r = c.Post("/v2/models/a/infer", body, "application/json");
+        if (r && r->status == 200)
+          ++ok;
+        else if (r && r->status == 503 && r->body.find("not loaded") != std::string::npos)
+          ++not_loaded;
+        else
+          ++other;
+      }
+    });
+  std::thread control([&] {
+    httplib::Client c("127.0.0.1", server_->port());
+    for (int i = 0; i < 15 && !done; ++i) {
+      c.Post("/v2/repository/models/a/unload", "", "application/json");
+      c.Post("/v2/repository/models/a/load", "", "application/json");
+    }
+  });
+  for (auto& t : clients) t.join();
+  done = true;
+  control.join();
+  // Every request was either answered or refused as "not loaded": none failed or vanished.
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(ok.load() + not_loaded.load(), 180);
+  EXPECT_GT(ok.load(), 0);
+}
+
+TEST(ServeTls, HttpsWithACertificateAndClearErrorsWithout) {
+  const fs::path dir = fs::temp_directory_path() / ("hone_tls_" + std::to_string(::getpid()));
+  fs::create_directories(dir / "repo" / "digits" / "1");
+  fs::copy_file(kModel, dir / "repo" / "digits" / "1" / "model.onnx");
+  const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-keyout " +
+      key + " -out " + cert + " > /dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) {
+    fs::remove_all(dir);
+    GTEST_SKIP() << "openssl (the command) is not installed";
+  }
+  ServerOptions o;
+  o.repository = (dir / "repo").string();
+  o.http_port = 0;
+  o.metrics_port = -1;
+  o.host = "127.0.0.1";
+  o.threads = 1;
+  o.tls_cert = cert;
+  o.tls_key = key;
+  auto s = Server::Create(o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_TRUE((*s)->Start().ok());
+  httplib::SSLClient tls("127.0.0.1", (*s)->port());
+  tls.enable_server_certificate_verification(false);  // self-signed
+  auto r = tls.Get("/v2/models/digits");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  httplib::Client plain("127.0.0.1", (*s)->port());
+  auto p = plain.Get("/v2/health/live");
+  EXPECT_TRUE(!p || p->status != 200);  // plain HTTP is not served on the TLS port
+  (*s)->Stop();
+  o.tls_key = cert;  // a certificate is not a key
+  auto bad = Server::Create(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("cannot use the TLS certificate"), std::string::npos);
+  o.tls_key.clear();
+  bad = Server::Create(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--tls-key"), std::string::npos);
+  fs::remove_all(dir);
 }
 
 TEST(ServeAuth, ApiKeyGuardsInferenceAndTheRepositoryNotHealth) {

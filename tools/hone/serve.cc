@@ -41,6 +41,9 @@ Runner SetupServe(CLI::App& app) {
   app.add_option("--memory-budget", o->memory_budget,
                  "on-demand / explicit: bytes of loaded model files to keep at most (0: no limit)")
       ->capture_default_str();
+  app.add_option("--tls-cert", o->tls_cert,
+                 "serve HTTPS with this PEM certificate (and --tls-key)");
+  app.add_option("--tls-key", o->tls_key, "the PEM private key of --tls-cert");
   app.add_option("--api-key", o->api_key,
                  "require \"Authorization: Bearer KEY\" on the repository endpoints and "
                  "inference (health, metadata and metrics stay open)");
