@@ -23,6 +23,24 @@ namespace fs = std::filesystem;
 // examples/digits_mlp.onnx: input "input" float [batch, 64] -> "logits" [batch, 10].
 const std::string kModel = std::string(HONE_SOURCE_DIR) + "/examples/digits_mlp.onnx";
 
+// A server for `repo` on a free loopback port, one intra-op thread, no metrics port.
+ServerOptions Loopback(const fs::path& repo) {
+  ServerOptions o;
+  o.repository = repo.string();
+  o.http_port = 0;
+  o.metrics_port = -1;
+  o.host = "127.0.0.1";
+  o.threads = 1;
+  return o;
+}
+
+// A one-row request to the digits model: 64 ones.
+std::string OnesRequest() {
+  std::string data = "1";
+  for (int i = 1; i < 64; ++i) data += ",1";
+  return R"({"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[)" + data + "]}]}";
+}
+
 class ServeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -38,12 +56,8 @@ response_cache { enable: true }
 )";
     fs::create_directories(repo_ / "broken" / "1");
     std::ofstream(repo_ / "broken" / "config.pbtxt") << "max_batch_size: -1";
-    ServerOptions o;
-    o.repository = repo_.string();
-    o.http_port = 0;
+    ServerOptions o = Loopback(repo_);
     o.metrics_port = 0;
-    o.host = "127.0.0.1";
-    o.threads = 1;
     o.max_request_bytes = 1 << 16;
     auto s = Server::Create(o);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
@@ -291,12 +305,7 @@ class ControlTest : public ::testing::Test {
       fs::create_directories(repo_ / m / "1");
       fs::copy_file(kModel, repo_ / m / "1" / "model.onnx");
     }
-    ServerOptions o;
-    o.repository = repo_.string();
-    o.http_port = 0;
-    o.metrics_port = -1;
-    o.host = "127.0.0.1";
-    o.threads = 1;
+    ServerOptions o = Loopback(repo_);
     o.model_control = mode;
     o.memory_budget = budget;
     auto s = Server::Create(o);
@@ -311,12 +320,7 @@ class ControlTest : public ::testing::Test {
     fs::remove_all(repo_);
   }
   int Infer(const std::string& model) {
-    std::string data = "1";
-    for (int i = 1; i < 64; ++i) data += ",1";
-    auto r = client_->Post(
-        "/v2/models/" + model + "/infer",
-        R"({"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[)" + data + "]}]}",
-        "application/json");
+    auto r = client_->Post("/v2/models/" + model + "/infer", OnesRequest(), "application/json");
     last_ = r ? r->body : "";
     return r ? r->status : -1;
   }
@@ -354,12 +358,7 @@ TEST_F(ControlTest, OnDemandLoadsOnceAndEvictsTheLeastRecentlyUsedIdleModel) {
   for (int i = 0; i < 4; ++i)
     threads.emplace_back([&, i] {
       httplib::Client c("127.0.0.1", server_->port());
-      std::string data = "1";
-      for (int k = 1; k < 64; ++k) data += ",1";
-      auto r = c.Post(
-          "/v2/models/a/infer",
-          R"({"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[)" + data + "]}]}",
-          "application/json");
+      auto r = c.Post("/v2/models/a/infer", OnesRequest(), "application/json");
       status[static_cast<size_t>(i)] = r ? r->status : -1;
     });
   for (auto& t : threads) t.join();
@@ -383,10 +382,7 @@ TEST_F(ControlTest, LoadAndUnloadDuringTrafficLoseNoAcceptedRequest) {
   for (int t = 0; t < 3; ++t)
     clients.emplace_back([&] {
       httplib::Client c("127.0.0.1", server_->port());
-      std::string data = "1";
-      for (int k = 1; k < 64; ++k) data += ",1";
-      const std::string body =
-          R"({"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[)" + data + "]}]}";
+      const std::string body = OnesRequest();
       for (int i = 0; i < 60; ++i) {
         auto r = c.Post("/v2/models/a/infer", body, "application/json");
         if (r && r->status == 200)
@@ -426,12 +422,7 @@ TEST(ServeTls, HttpsWithACertificateAndClearErrorsWithout) {
     fs::remove_all(dir);
     GTEST_SKIP() << "openssl (the command) is not installed";
   }
-  ServerOptions o;
-  o.repository = (dir / "repo").string();
-  o.http_port = 0;
-  o.metrics_port = -1;
-  o.host = "127.0.0.1";
-  o.threads = 1;
+  ServerOptions o = Loopback(dir / "repo");
   o.tls_cert = cert;
   o.tls_key = key;
   auto s = Server::Create(o);
@@ -463,22 +454,14 @@ TEST(ServeAuth, ApiKeyGuardsInferenceAndTheRepositoryNotHealth) {
   fs::copy_file(kModel, repo / "digits" / "1" / "model.onnx");
   for (bool open : {false, true}) {
     SCOPED_TRACE(open);
-    ServerOptions o;
-    o.repository = repo.string();
-    o.http_port = 0;
-    o.metrics_port = -1;
-    o.host = "127.0.0.1";
-    o.threads = 1;
+    ServerOptions o = Loopback(repo);
     o.api_key = "s3cret";
     o.open_inference = open;
     auto s = Server::Create(o);
     ASSERT_TRUE(s.ok());
     ASSERT_TRUE((*s)->Start().ok());
     httplib::Client c("127.0.0.1", (*s)->port());
-    std::string data = "1";
-    for (int i = 1; i < 64; ++i) data += ",1";
-    const std::string body =
-        R"({"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[)" + data + "]}]}";
+    const std::string body = OnesRequest();
     EXPECT_EQ(c.Get("/v2/health/ready")->status, 200);
     EXPECT_EQ(c.Get("/v2/models/digits")->status, 200);
     auto r = c.Post("/v2/models/digits/infer", body, "application/json");
