@@ -40,7 +40,9 @@ void ForCentredBlocks(const float* x, int64_t n, int64_t d, const std::vector<fl
       fn(block.data(), r0, rows, chunk);
     }
   };
-  if (pool != nullptr && chunks > 1) {
+  // A few blocks are cheaper on one thread than handing them out (digits: 2 blocks, ~1 ms).
+  constexpr int64_t kMinParallelBlocks = 8;
+  if (pool != nullptr && chunks > 1 && blocks >= kMinParallelBlocks) {
     pool->ParallelFor(blocks, (blocks + chunks - 1) / chunks, run);
   } else {
     run(0, blocks);
