@@ -281,6 +281,20 @@ StatusOr<Table> ReadTable(const std::string& path, const CsvOptions& options) {
   HONE_ASSIGN_OR_RETURN(Tensor t, ReadNpy(path));
   auto table = TableFromTensor(t);
   if (!table.ok()) return table.status().WithContext(path);
+  // The type overrides, as ReadCsv applies them: a column typed as strings holds its numbers'
+  // text (NaN: missing).
+  for (const auto& [name, kind] : options.types) {
+    const int ci = table->index(name);
+    if (ci < 0) return InvalidArgument("{}: no column '{}' to type", path, name);
+    Column& col = table->columns[static_cast<size_t>(ci)];
+    if (kind != ColumnKind::kString) continue;
+    col.kind = ColumnKind::kString;
+    for (double v : col.numbers) {
+      col.missing.push_back(std::isnan(v));
+      col.strings.push_back(std::isnan(v) ? "" : fmt::format("{}", v));
+    }
+    col.numbers.clear();
+  }
   return table;
 }
 

@@ -58,7 +58,8 @@ StatusOr<Table> ParseCsv(const std::string& text, const CsvOptions& options = {}
 // A 1-D or 2-D numeric .npy array as a table (columns c0, c1, ...; one column for 1-D).
 StatusOr<Table> TableFromTensor(const Tensor& t);
 
-// ReadCsv for *.csv, else ReadNpy + TableFromTensor.
+// ReadCsv for *.csv, else ReadNpy + TableFromTensor with options.types applied (a column typed
+// kString holds its numbers as text).
 StatusOr<Table> ReadTable(const std::string& path, const CsvOptions& options = {});
 
 }  // namespace hone::ml

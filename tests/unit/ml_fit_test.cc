@@ -10,6 +10,7 @@
 #include <random>
 
 #include "hone/hone.h"
+#include "hone/npy.h"
 #include "ir/onnx_export.h"
 #include "ml/linear.h"
 #include "ml/logistic.h"
@@ -70,6 +71,29 @@ TEST(Preprocess, MedianMinMaxAndAllMissing) {
   EXPECT_FLOAT_EQ(v[3 * 2], (2 - 1) / 9.f);  // missing -> median 2, min-max over [1, 10]
   EXPECT_FLOAT_EQ(v[2 * 2], 1.f);
   for (int r = 0; r < 4; ++r) EXPECT_EQ(v[r * 2 + 1], 0.f);  // the all-missing column
+}
+
+TEST(Table, NpyColumnsTakeTheTypeOverridesAsCsvDoes) {
+  Tensor t = Tensor::Empty(DataType::kFloat32, {2, 2});
+  const float v[] = {1.5f, 7.f, std::nanf(""), 3.f};
+  std::copy(v, v + 4, t.data<float>());
+  const std::string path = ::testing::TempDir() + "/hone_types.npy";
+  ASSERT_TRUE(WriteNpy(path, t).ok());
+  CsvOptions o;
+  o.types["c1"] = ColumnKind::kString;
+  auto table = ReadTable(path, o);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_EQ(table->columns[0].kind, ColumnKind::kNumeric);
+  ASSERT_EQ(table->columns[1].kind, ColumnKind::kString);
+  EXPECT_EQ(table->columns[1].strings, (std::vector<std::string>{"7", "3"}));
+  o.types = {{"c0", ColumnKind::kString}};
+  table = ReadTable(path, o);
+  ASSERT_TRUE(table.ok());
+  EXPECT_TRUE(table->columns[0].missing[1]);  // NaN reads as missing
+  o.types = {{"nope", ColumnKind::kString}};
+  table = ReadTable(path, o);
+  ASSERT_FALSE(table.ok());
+  EXPECT_NE(table.status().message().find("no column 'nope'"), std::string::npos);
 }
 
 TEST(Preprocess, QuantileBinsMatchKBinsDiscretizer) {

@@ -152,21 +152,7 @@ Runner SetupFit(CLI::App& app) {
   return [o]() -> int {
     ml::CsvOptions csv;
     for (const auto& c : o->categorical) csv.types[c] = ml::ColumnKind::kString;
-    auto table = ml::ReadTable(o->data, csv);
-    if (table.ok()) {
-      for (const auto& c : o->categorical) {
-        const int ci = table->index(c);
-        if (ci < 0) return Fail(InvalidArgument("--categorical: no column '{}'", c));
-        ml::Column& col = table->columns[static_cast<size_t>(ci)];
-        if (col.kind == ml::ColumnKind::kString) continue;
-        col.kind = ml::ColumnKind::kString;  // (a .npy column: its numbers as text)
-        for (double v : col.numbers) {
-          col.missing.push_back(std::isnan(v));
-          col.strings.push_back(std::isnan(v) ? "" : fmt::format("{}", v));
-        }
-        col.numbers.clear();
-      }
-    }
+    auto table = ml::ReadTable(o->data, csv);  // (an unknown column is an error there)
     if (!table.ok()) return Fail(table.status());
     ml::FitOptions fo;
     fo.target = o->target;
