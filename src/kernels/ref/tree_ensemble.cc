@@ -184,24 +184,33 @@ struct Forest {
   }
 };
 
-// X as doubles, row-major [n, f], with the checks every tree kernel makes.
-Status ReadRows(ComputeContext& ctx, const Forest& forest, std::vector<double>& xv, int64_t& n,
-                int64_t& f) {
+// Every row's aggregated scores (base values added, no post transform) into `scores`, row-major
+// [n, n_targets], with the checks every tree kernel makes on X.
+Status ScoreRows(ComputeContext& ctx, const Forest& forest, std::vector<double>& scores,
+                 int64_t& n) {
   const Tensor* x = ctx.input(0);
   if (x == nullptr) return ctx.Error("expected input X");
   if (x->rank() != 2 && x->rank() != 1)
     return ctx.Error("input X rank: expected 2, got {}", x->rank());
   n = x->rank() == 2 ? x->dim(0) : 1;
-  f = x->rank() == 2 ? x->dim(1) : x->dim(0);
+  const int64_t f = x->rank() == 2 ? x->dim(1) : x->dim(0);
   for (const auto& nd : forest.nodes)
     if (nd.feature >= f)
       return ctx.Error("feature id {} is outside the {} columns of X", nd.feature, f);
-  xv.resize(static_cast<size_t>(x->numel()));
-  return VisitNumeric(ctx.node(), x->dtype(), [&]<typename T>() {
+  std::vector<double> xv(static_cast<size_t>(x->numel()));
+  HONE_RETURN_IF_ERROR(VisitNumeric(ctx.node(), x->dtype(), [&]<typename T>() {
     for (size_t i = 0; i < xv.size(); ++i)
       xv[i] = static_cast<double>(static_cast<Acc<T>>(x->data<T>()[i]));
     return Status::Ok();
-  });
+  }));
+  const size_t nt = static_cast<size_t>(forest.n_targets);
+  scores.assign(static_cast<size_t>(n) * nt, 0.0);
+  std::unique_ptr<bool[]> has(new bool[nt]);
+  for (int64_t row = 0; row < n; ++row)
+    if (!forest.Score(xv.data() + row * f, scores.data() + static_cast<size_t>(row) * nt,
+                      has.get()))
+      return ctx.Error("a tree has a cycle");
+  return Status::Ok();
 }
 
 // ---- ai.onnx.ml 5 -------------------------------------------------------------------------------
@@ -284,18 +293,12 @@ class TreeEnsemble final : public Kernel {
   }
 
   Status Compute(ComputeContext& ctx) const override {
-    std::vector<double> xv;
-    int64_t n = 0, f = 0;
-    HONE_RETURN_IF_ERROR(ReadRows(ctx, forest_, xv, n, f));
+    std::vector<double> out;
+    int64_t n = 0;
+    HONE_RETURN_IF_ERROR(ScoreRows(ctx, forest_, out, n));
     const size_t nt = static_cast<size_t>(forest_.n_targets);
-    std::vector<double> out(static_cast<size_t>(n) * nt);
-    std::unique_ptr<bool[]> has(new bool[nt]);
-    for (int64_t row = 0; row < n; ++row) {
-      double* acc = out.data() + row * forest_.n_targets;
-      if (!forest_.Score(xv.data() + row * f, acc, has.get()))
-        return ctx.Error("a tree has a cycle");
-      forest_.Transform(acc, nt);
-    }
+    for (int64_t row = 0; row < n; ++row)
+      forest_.Transform(out.data() + row * forest_.n_targets, nt);
     const DataType dt = ctx.input(0)->dtype();
     Tensor& y = ctx.Output(0, dt, {n, forest_.n_targets});
     return VisitFloat(ctx.node(), dt, [&]<typename T>() {
@@ -453,20 +456,14 @@ class TreeEnsembleRegressor final : public Kernel {
   }
 
   Status Compute(ComputeContext& ctx) const override {
-    std::vector<double> xv;
-    int64_t n = 0, f = 0;
-    HONE_RETURN_IF_ERROR(ReadRows(ctx, forest_, xv, n, f));
+    std::vector<double> out;
+    int64_t n = 0;
+    HONE_RETURN_IF_ERROR(ScoreRows(ctx, forest_, out, n));
     const size_t nt = static_cast<size_t>(forest_.n_targets);
     Tensor& y = ctx.Output(0, DataType::kFloat32, {n, forest_.n_targets});
-    std::vector<double> acc(nt);
-    std::unique_ptr<bool[]> has(new bool[nt]);
-    for (int64_t row = 0; row < n; ++row) {
-      if (!forest_.Score(xv.data() + row * f, acc.data(), has.get()))
-        return ctx.Error("a tree has a cycle");
-      forest_.Transform(acc.data(), nt);
-      for (size_t t = 0; t < nt; ++t)
-        y.data<float>()[static_cast<size_t>(row) * nt + t] = static_cast<float>(acc[t]);
-    }
+    for (int64_t row = 0; row < n; ++row)
+      forest_.Transform(out.data() + row * forest_.n_targets, nt);
+    for (size_t i = 0; i < out.size(); ++i) y.data<float>()[i] = static_cast<float>(out[i]);
     return Status::Ok();
   }
 
@@ -500,19 +497,17 @@ class TreeEnsembleClassifier final : public Kernel {
   }
 
   Status Compute(ComputeContext& ctx) const override {
-    std::vector<double> xv;
-    int64_t n = 0, f = 0;
-    HONE_RETURN_IF_ERROR(ReadRows(ctx, forest_, xv, n, f));
+    std::vector<double> out;
+    int64_t n = 0;
+    HONE_RETURN_IF_ERROR(ScoreRows(ctx, forest_, out, n));
     const int64_t c = static_cast<int64_t>(std::max(int_labels_.size(), string_labels_.size()));
     const bool strings = !string_labels_.empty();
     Tensor& label = ctx.Output(0, strings ? DataType::kString : DataType::kInt64, {n});
     Tensor& scores = ctx.Output(1, DataType::kFloat32, {n, c});
     const size_t nt = static_cast<size_t>(forest_.n_targets);
     std::vector<double> acc(std::max<size_t>(nt, 2));
-    std::unique_ptr<bool[]> has(new bool[nt]);
     for (int64_t row = 0; row < n; ++row) {
-      if (!forest_.Score(xv.data() + row * f, acc.data(), has.get()))
-        return ctx.Error("a tree has a cycle");
+      std::copy_n(out.begin() + row * forest_.n_targets, nt, acc.begin());
       size_t best = 0;
       if (binary_) {
         const double s = acc[0];
