@@ -207,7 +207,6 @@ class Grower {
         if (c == &left ? split_left : split_right) {
           Consider(*c);
         } else {
-          Release(*c);
           Finalize(*c);
         }
       }
@@ -215,7 +214,6 @@ class Grower {
         while (!heap_.empty()) {
           GrowNode rest = heap_.top().second;
           heap_.pop();
-          Release(rest);
           Finalize(rest);
         }
       }
@@ -253,19 +251,19 @@ class Grower {
   // The node's best split; splittable nodes go on the heap, the others become leaves.
   void Consider(GrowNode& n) {
     if (!Splittable(n) || (o_.max_depth > 0 && n.depth >= o_.max_depth)) {
-      Release(n);
       Finalize(n);
       return;
     }
     n.split = FindSplit(n);
     if (n.split.gain <= 0) {
-      Release(n);
       Finalize(n);
       return;
     }
     heap_.push({n.split.gain, n});
   }
-  void Finalize(const GrowNode& n) {
+  // Makes `n` a leaf: its histogram goes back to the pool, its shrunk value into the tree.
+  void Finalize(GrowNode& n) {
+    Release(n);
     Gbdt::TreeNode& t = tree_.nodes[static_cast<size_t>(n.tree_node)];
     t.feature = -1;
     t.value = -o_.learning_rate * n.g / (n.h + o_.l2_regularization + 1e-15);
