@@ -118,16 +118,22 @@ void Orthonormalise(std::vector<float>& m, int64_t rows, int64_t cols) {
 }
 
 // The randomized SVD of the centred x: the variances (descending) and matching unit directions
-// (rows of `vectors`, d values each) of the top `l` >= components singular triplets.
+// (rows of `vectors`, d values each) of the top `l` >= components singular triplets; the total
+// variance in `total`.
 std::vector<double> RandomizedEigen(const float* x, int64_t n, int64_t d,
                                     const std::vector<double>& mean, int64_t components,
-                                    const PcaOptions& o, std::vector<double>& vectors) {
+                                    const PcaOptions& o, std::vector<double>& vectors,
+                                    double& total) {
   const int64_t l = std::min(components + 10, std::min(n, d));
   std::vector<float> xc(static_cast<size_t>(n * d));
+  double sq = 0;  // the total variance, exactly, in the same pass
   for (int64_t r = 0; r < n; ++r)
-    for (int64_t j = 0; j < d; ++j)
-      xc[static_cast<size_t>(r * d + j)] =
-          static_cast<float>(x[r * d + j] - mean[static_cast<size_t>(j)]);
+    for (int64_t j = 0; j < d; ++j) {
+      const double c = x[r * d + j] - mean[static_cast<size_t>(j)];
+      sq += c * c;
+      xc[static_cast<size_t>(r * d + j)] = static_cast<float>(c);
+    }
+  total = sq / static_cast<double>(n - 1);
   std::mt19937_64 rng(o.seed);
   std::normal_distribution<float> normal;
   std::vector<float> omega(static_cast<size_t>(d * l));
@@ -233,13 +239,7 @@ Status Pca::Fit(const Tensor& x, int64_t components, const PcaOptions& options, 
   std::vector<double> vectors, values;
   double total = 0;
   if (options.solver == "randomized") {
-    values = RandomizedEigen(p, n, d, mean, components, options, vectors);
-    for (int64_t j = 0; j < d; ++j) {  // the total variance, exactly
-      double sq = 0;
-      const double m = mean[static_cast<size_t>(j)];
-      for (int64_t r = 0; r < n; ++r) sq += (p[r * d + j] - m) * (p[r * d + j] - m);
-      total += sq / static_cast<double>(n - 1);
-    }
+    values = RandomizedEigen(p, n, d, mean, components, options, vectors, total);
   } else {
     values = CovarianceEigen(p, n, d, mean, pool, vectors, total);
   }
