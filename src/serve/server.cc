@@ -149,19 +149,26 @@ Status Server::LoadModel(const std::string& name, bool only_if_missing) {
   return Status::Ok();
 }
 
-Status Server::Load(const std::string& name) {
-  if (options_.model_control == "none")
+namespace {
+
+// The repository API's guard: load and unload need a model-control mode that allows them.
+Status ModelControlAllows(const std::string& mode) {
+  if (mode == "none")
     return InvalidArgument(
         "model control is 'none': start hone serve with --model-control explicit or on-demand "
         "to load and unload models");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Server::Load(const std::string& name) {
+  HONE_RETURN_IF_ERROR(ModelControlAllows(options_.model_control));
   return LoadModel(name, false);
 }
 
 Status Server::Unload(const std::string& name) {
-  if (options_.model_control == "none")
-    return InvalidArgument(
-        "model control is 'none': start hone serve with --model-control explicit or on-demand "
-        "to load and unload models");
+  HONE_RETURN_IF_ERROR(ModelControlAllows(options_.model_control));
   Model gone;
   {
     std::lock_guard<std::mutex> lock(mu_);

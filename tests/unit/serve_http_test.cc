@@ -34,14 +34,40 @@ ServerOptions Loopback(const fs::path& repo) {
   return o;
 }
 
-// A one-row request to the digits model: 64 ones.
-std::string OnesRequest() {
-  std::string data = "1";
-  for (int i = 1; i < 64; ++i) data += ",1";
-  return R"({"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[)" + data + "]}]}";
+// "1,1,...": n ones, for a JSON data array.
+std::string Ones(int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += i ? ",1" : "1";
+  return s;
 }
 
-class ServeTest : public ::testing::Test {
+// A one-row request to the digits model: 64 ones.
+std::string OnesRequest() {
+  return R"({"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[)" + Ones(64) +
+         "]}]}";
+}
+
+// A started server on `repo_` with a client to it; removed with the repository at the end.
+class ServerFixture : public ::testing::Test {
+ protected:
+  void Start(const ServerOptions& o) {
+    auto s = Server::Create(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(*s);
+    ASSERT_TRUE(server_->Start().ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  }
+  void TearDown() override {
+    client_.reset();
+    if (server_) server_->Stop();
+    fs::remove_all(repo_);
+  }
+  fs::path repo_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+class ServeTest : public ServerFixture {
  protected:
   void SetUp() override {
     repo_ = fs::temp_directory_path() / ("hone_serve_" + std::to_string(::getpid()));
@@ -59,16 +85,7 @@ response_cache { enable: true }
     ServerOptions o = Loopback(repo_);
     o.metrics_port = 0;
     o.max_request_bytes = 1 << 16;
-    auto s = Server::Create(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    server_ = std::move(*s);
-    ASSERT_TRUE(server_->Start().ok());
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
-  }
-  void TearDown() override {
-    client_.reset();
-    if (server_) server_->Stop();
-    fs::remove_all(repo_);
+    Start(o);
   }
   static std::string Body(int rows, float value) {
     std::string data;
@@ -76,14 +93,6 @@ response_cache { enable: true }
     return R"({"id":"r1","inputs":[{"name":"input","shape":[)" + std::to_string(rows) +
            R"(,64],"datatype":"FP32","data":[)" + data + "]}]}";
   }
-  static std::string Ones(int n) {
-    std::string s;
-    for (int i = 0; i < n; ++i) s += i ? ",1" : "1";
-    return s;
-  }
-  fs::path repo_;
-  std::unique_ptr<Server> server_;
-  std::unique_ptr<httplib::Client> client_;
 };
 
 TEST_F(ServeTest, HealthMetadataAndLoadErrors) {
@@ -297,7 +306,7 @@ TEST(ServeProtocol, BytesTensorsRoundTripInBinary) {
 }
 
 // A repository of three copies of the digits model, served in `mode` with `budget` bytes.
-class ControlTest : public ::testing::Test {
+class ControlTest : public ServerFixture {
  protected:
   void Serve(const std::string& mode, int64_t budget) {
     repo_ = fs::temp_directory_path() / ("hone_control_" + std::to_string(::getpid()));
@@ -308,25 +317,13 @@ class ControlTest : public ::testing::Test {
     ServerOptions o = Loopback(repo_);
     o.model_control = mode;
     o.memory_budget = budget;
-    auto s = Server::Create(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    server_ = std::move(*s);
-    ASSERT_TRUE(server_->Start().ok());
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
-  }
-  void TearDown() override {
-    client_.reset();
-    if (server_) server_->Stop();
-    fs::remove_all(repo_);
+    Start(o);
   }
   int Infer(const std::string& model) {
     auto r = client_->Post("/v2/models/" + model + "/infer", OnesRequest(), "application/json");
     last_ = r ? r->body : "";
     return r ? r->status : -1;
   }
-  fs::path repo_;
-  std::unique_ptr<Server> server_;
-  std::unique_ptr<httplib::Client> client_;
   std::string last_;
 };
 
