@@ -59,10 +59,10 @@ StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options) {
   if (options.memory_budget < 0)
     return InvalidArgument("--memory-budget must be >= 0, got {}", options.memory_budget);
   std::unique_ptr<Server> s(new Server(options));
+  std::error_code ec;
+  if (!std::filesystem::is_directory(options.repository, ec))
+    return InvalidArgument("model repository {} is not a directory", options.repository);
   RepositoryScan scan = ScanRepository(options.repository);
-  if (!scan.errors.empty() && scan.models.empty() &&
-      scan.errors[0].find("not a directory") != std::string::npos)
-    return InvalidArgument("{}", scan.errors[0]);
   s->load_errors_ = scan.errors;
   if (mode == "none") {
     for (const ModelEntry& e : scan.models)
