@@ -39,7 +39,7 @@ def main():
     shutil.copy(os.path.join(ROOT, "examples", "digits_mlp.onnx"),
                 os.path.join(tmp, "digits", "1", "model.onnx"))
     proc = subprocess.Popen([args.hone, "serve", "--model-repository", tmp, "--http-port", "0",
-                             "--metrics-port", "-1", "--host", "127.0.0.1", "--threads", "1"],
+                             "--metrics-port", "-1", "--grpc-port", "-1", "--host", "127.0.0.1", "--threads", "1"],
                             stderr=subprocess.PIPE, text=True)
     try:
         port = int(re.search(r":(\d+)/v2", proc.stderr.readline()).group(1))

@@ -120,6 +120,9 @@ Status ModelRunner::Check(const std::vector<NamedTensor>& inputs,
   rows = 1;
   bool first = true;
   for (const NamedTensor& in : inputs) {
+    if (std::count_if(inputs.begin(), inputs.end(),
+                      [&](const NamedTensor& o) { return o.name == in.name; }) > 1)
+      return InvalidArgument("input '{}' appears twice", in.name);
     auto it = std::find_if(spec_.inputs.begin(), spec_.inputs.end(),
                            [&](const TensorSpec& t) { return t.name == in.name; });
     if (it == spec_.inputs.end()) {

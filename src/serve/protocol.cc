@@ -192,6 +192,60 @@ std::string ErrorJson(const std::string& message) {
   return "{\"error\":" + JsonString(message) + "}";
 }
 
+StatusOr<int64_t> ElementCount(const std::vector<int64_t>& dims, const std::string& name) {
+  int64_t count = 1;
+  for (int64_t v : dims) {
+    if (v < 0) return InvalidArgument("input '{}': shape entries must be integers >= 0", name);
+    if (v > 0 && count > std::numeric_limits<int64_t>::max() / v)
+      return InvalidArgument("input '{}': shape {} is too large", name, ShapeJson(dims));
+    count *= v;
+  }
+  return count;
+}
+
+void AppendRawTensor(const Tensor& t, std::string& out) {
+  if (t.dtype() != DataType::kString) {
+    out.append(static_cast<const char*>(t.raw_data()), DataBytes(t.dtype(), t.numel()));
+    return;
+  }
+  for (int64_t k = 0; k < t.numel(); ++k) {
+    const std::string& e = t.data<std::string>()[k];
+    const uint32_t len = static_cast<uint32_t>(e.size());
+    out.append(reinterpret_cast<const char*>(&len), 4);
+    out += e;
+  }
+}
+
+StatusOr<Tensor> RawTensor(std::string_view bytes, DataType dtype, const std::vector<int64_t>& dims,
+                           const std::string& name) {
+  HONE_ASSIGN_OR_RETURN(const int64_t count, ElementCount(dims, name));
+  Tensor t = Tensor::Empty(dtype, Shape(dims));
+  if (dtype != DataType::kString) {
+    const size_t want = DataBytes(dtype, count);
+    if (bytes.size() != want)
+      return InvalidArgument("input '{}': {} bytes of data but shape {} of {} needs {}", name,
+                             bytes.size(), ShapeJson(dims), ProtocolType(dtype), want);
+    if (want) std::memcpy(t.raw_data(), bytes.data(), want);
+    return t;
+  }
+  size_t at = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    uint32_t len = 0;
+    if (bytes.size() - at < 4)
+      return InvalidArgument("input '{}': BYTES element {} has no length", name, i);
+    std::memcpy(&len, bytes.data() + at, 4);
+    at += 4;
+    if (len > bytes.size() - at)
+      return InvalidArgument("input '{}': BYTES element {} is cut short", name, i);
+    t.data<std::string>()[i].assign(bytes.data() + at, len);
+    at += len;
+  }
+  if (at != bytes.size())
+    return InvalidArgument("input '{}': {} bytes left after {} BYTES elements", name,
+                           bytes.size() - at, count);
+  return t;
+}
+
 bool InferRequest::Binary(const std::string& output) const {
   return all_binary ||
          std::find(binary_outputs.begin(), binary_outputs.end(), output) != binary_outputs.end();
@@ -229,16 +283,13 @@ StatusOr<InferRequest> ParseInferRequest(const std::string& body, int64_t json_b
     if (in["shape"].get(shape) != simdjson::SUCCESS)
       return InvalidArgument("input '{}': no \"shape\" array", n);
     std::vector<int64_t> dims;
-    int64_t count = 1;
     for (simdjson::dom::element d : shape) {
       int64_t v;
-      if (d.get(v) != simdjson::SUCCESS || v < 0)
+      if (d.get(v) != simdjson::SUCCESS)
         return InvalidArgument("input '{}': shape entries must be integers >= 0", n);
       dims.push_back(v);
-      if (v > 0 && count > std::numeric_limits<int64_t>::max() / v)
-        return InvalidArgument("input '{}': shape {} is too large", n, ShapeJson(dims));
-      count *= v;
     }
+    HONE_ASSIGN_OR_RETURN(const int64_t count, ElementCount(dims, n));
     simdjson::dom::element data;
     uint64_t binary_size = 0;
     if (in["parameters"]["binary_data_size"].get(binary_size) == simdjson::SUCCESS) {
@@ -248,34 +299,10 @@ StatusOr<InferRequest> ParseInferRequest(const std::string& body, int64_t json_b
       if (binary_size > body.size() - binary_at)
         return InvalidArgument("input '{}': binary_data_size {} but only {} bytes are left", n,
                                binary_size, body.size() - binary_at);
-      Tensor t = Tensor::Empty(dtype, Shape(dims));
-      const char* src = body.data() + binary_at;
-      if (dtype == DataType::kString) {
-        size_t at = 0;
-        for (int64_t i = 0; i < count; ++i) {
-          uint32_t len = 0;
-          if (binary_size - at < 4)
-            return InvalidArgument("input '{}': BYTES element {} has no length", n, i);
-          std::memcpy(&len, src + at, 4);
-          at += 4;
-          if (len > binary_size - at)
-            return InvalidArgument("input '{}': BYTES element {} is cut short", n, i);
-          t.data<std::string>()[i].assign(src + at, len);
-          at += len;
-        }
-        if (at != binary_size)
-          return InvalidArgument("input '{}': {} bytes left after {} BYTES elements", n,
-                                 binary_size - at, count);
-      } else {
-        const size_t want = DataBytes(dtype, count);
-        if (binary_size != want)
-          return InvalidArgument("input '{}': binary_data_size {} but shape {} of {} needs {}", n,
-                                 binary_size, ShapeJson(dims), datatype, want);
-        std::memcpy(t.raw_data(), src, want);
-      }
+      HONE_ASSIGN_OR_RETURN(
+          Tensor t,
+          RawTensor(std::string_view(body).substr(binary_at, binary_size), dtype, dims, n));
       binary_at += binary_size;
-      for (const auto& prev : req.inputs)
-        if (prev.name == n) return InvalidArgument("input '{}' appears twice", n);
       req.inputs.push_back({n, std::move(t)});
       continue;
     }
@@ -289,8 +316,6 @@ StatusOr<InferRequest> ParseInferRequest(const std::string& body, int64_t json_b
                              ShapeJson(dims), count, leaves.size());
     Tensor t = Tensor::Empty(dtype, Shape(dims));
     HONE_RETURN_IF_ERROR(FillTensor(leaves, t, n));
-    for (const auto& prev : req.inputs)
-      if (prev.name == n) return InvalidArgument("input '{}' appears twice", n);
     req.inputs.push_back({n, std::move(t)});
   }
   if (binary_at != body.size())
@@ -333,16 +358,7 @@ InferResponse MakeInferResponse(const std::string& model, int64_t version,
            ProtocolType(t.dtype()) + "\",\"shape\":" + ShapeJson(dims);
     if (request.Binary(outputs[i].name)) {
       const size_t before = tail.size();
-      if (t.dtype() == DataType::kString) {
-        for (int64_t k = 0; k < t.numel(); ++k) {
-          const std::string& e = t.data<std::string>()[k];
-          const uint32_t len = static_cast<uint32_t>(e.size());
-          tail.append(reinterpret_cast<const char*>(&len), 4);
-          tail += e;
-        }
-      } else {
-        tail.append(static_cast<const char*>(t.raw_data()), DataBytes(t.dtype(), t.numel()));
-      }
+      AppendRawTensor(t, tail);
       out += fmt::format(",\"parameters\":{{\"binary_data_size\":{}}}}}", tail.size() - before);
       continue;
     }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hone/session.h"
@@ -17,6 +18,16 @@ namespace hone::serve {
 // "FP32", "INT64", "BYTES", ... <-> hone's dtypes; an empty string / kUndefined for none.
 std::string ProtocolType(DataType dtype);
 DataType FromProtocolType(const std::string& name);
+
+// The element count of `dims`; errors (negative or overflowing sizes) name input `name`.
+StatusOr<int64_t> ElementCount(const std::vector<int64_t>& dims, const std::string& name);
+// A tensor's elements as raw bytes, little-endian without padding, BYTES elements each as a
+// 4-byte little-endian length and the bytes: Triton's binary tensor extension and gRPC's
+// raw_input_contents / raw_output_contents.
+void AppendRawTensor(const Tensor& t, std::string& out);
+// The tensor of `dtype` and `dims` whose raw bytes are `bytes`; errors name input `name`.
+StatusOr<Tensor> RawTensor(std::string_view bytes, DataType dtype, const std::vector<int64_t>& dims,
+                           const std::string& name);
 
 struct InferRequest {
   std::string id;

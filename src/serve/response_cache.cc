@@ -72,10 +72,9 @@ CachedOutputs ResponseCache::Find(const CacheKey& key) {
   return it->second->outputs;
 }
 
-void ResponseCache::Insert(const CacheKey& key, std::vector<NamedTensor> outputs) {
-  const int64_t size = OutputBytes(outputs);
+void ResponseCache::Insert(const CacheKey& key, CachedOutputs shared) {
+  const int64_t size = OutputBytes(*shared);
   if (size > capacity_) return;
-  auto shared = std::make_shared<const std::vector<NamedTensor>>(std::move(outputs));
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = index_.find(key); it != index_.end()) {  // a concurrent miss stored it first
     lru_.splice(lru_.begin(), lru_, it->second);

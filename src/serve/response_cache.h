@@ -41,7 +41,10 @@ class ResponseCache {
   CachedOutputs Find(const CacheKey& key);
   // Stores `outputs` (their tensor bytes count against the capacity), evicting the least
   // recently used entries to fit; outputs larger than the whole capacity are not stored.
-  void Insert(const CacheKey& key, std::vector<NamedTensor> outputs);
+  void Insert(const CacheKey& key, CachedOutputs outputs);
+  void Insert(const CacheKey& key, std::vector<NamedTensor> outputs) {
+    Insert(key, std::make_shared<const std::vector<NamedTensor>>(std::move(outputs)));
+  }
 
   int64_t bytes() const;
   int64_t entries() const;

@@ -8,6 +8,7 @@
 
 #include "core/errors.h"
 #include "core/json.h"
+#include "serve/grpc_frontend.h"
 #include "serve/protocol.h"
 
 namespace hone::serve {
@@ -190,6 +191,9 @@ StatusOr<std::shared_ptr<ModelRunner>> Server::Find(const std::string& name,
         auto& versions = it->second.versions;
         it->second.last_used_us = NowUs();
         if (version.empty()) return versions.rbegin()->second;
+        const bool digits =
+            version.size() <= 18 && version.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits) return InvalidArgument("model version '{}' is not a number", version);
         const int64_t v = std::stoll(version);
         auto vit = versions.find(v);
         if (vit == versions.end()) return NotFound("model '{}' has no version {} loaded", name, v);
@@ -209,24 +213,69 @@ StatusOr<std::shared_ptr<ModelRunner>> Server::Find(const std::string& name,
   return Status(StatusCode::kUnavailable, fmt::format("model '{}' is not loaded", name));
 }
 
-std::string Server::IndexJson() const {
+std::vector<Server::IndexItem> Server::Index() const {
   RepositoryScan scan = ScanRepository(options_.repository);
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::string> items;
+  std::vector<IndexItem> items;
   for (const ModelEntry& e : scan.models) {
     auto it = models_.find(e.name);
     if (it == models_.end()) {
-      items.push_back("{\"name\":" + JsonString(e.name) + ",\"state\":\"UNAVAILABLE\"," +
-                      "\"reason\":\"unloaded\"}");
+      items.push_back({e.name, "", "UNAVAILABLE", "unloaded"});
       continue;
     }
     for (const auto& [v, r] : it->second.versions)
-      items.push_back("{\"name\":" + JsonString(e.name) + ",\"version\":\"" + std::to_string(v) +
-                      "\",\"state\":\"READY\"}");
+      items.push_back({e.name, std::to_string(v), "READY", ""});
   }
-  for (const std::string& err : scan.errors)
-    items.push_back("{\"state\":\"UNAVAILABLE\",\"reason\":" + JsonString(err) + "}");
-  return fmt::format("[{}]", fmt::join(items, ","));
+  for (const std::string& err : scan.errors) items.push_back({"", "", "UNAVAILABLE", err});
+  return items;
+}
+
+StatusOr<Server::ModelInfo> Server::Metadata(const std::string& name, const std::string& version) {
+  HONE_ASSIGN_OR_RETURN(std::shared_ptr<ModelRunner> r, Find(name, version, /*load=*/true));
+  ModelInfo info{r->spec(), {}};
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = models_.find(name);
+  if (it != models_.end())
+    for (const auto& [v, runner] : it->second.versions) info.versions.push_back(v);
+  return info;
+}
+
+Status Server::Ready(const std::string& name, const std::string& version) {
+  return Find(name, version, /*load=*/false).status();
+}
+
+StatusOr<Server::Answer> Server::Infer(const std::string& name, const std::string& version,
+                                       InferRequest& request, const Parse& parse) {
+  const int64_t start = NowUs();
+  HONE_ASSIGN_OR_RETURN(std::shared_ptr<ModelRunner> runner, Find(name, version, /*load=*/true));
+  ModelRunner& r = *runner;  // held until the answer is made
+  ModelMetrics& m = metrics_.For(r.spec().name, r.version());
+  auto count = [&](bool ok) {
+    (ok ? m.success : m.failure).fetch_add(1);
+    m.request_us.Observe(static_cast<double>(NowUs() - start));
+  };
+  if (Status s = parse(request); !s.ok()) {
+    count(false);
+    return s;
+  }
+  Answer answer{r.spec().name, r.version(), nullptr};
+  CacheKey key;
+  if (r.spec().response_cache) {
+    key = MakeCacheKey(r.spec().name, r.version(), request.inputs);
+    if ((answer.outputs = cache_.Find(key))) {
+      count(true);
+      return answer;
+    }
+  }
+  InferResult out = r.Submit(std::move(request.inputs), request.outputs, 0).get();
+  if (!out.ok()) {
+    count(false);
+    return out.status();
+  }
+  answer.outputs = std::make_shared<const std::vector<NamedTensor>>(std::move(*out));
+  if (r.spec().response_cache) cache_.Insert(key, answer.outputs);
+  count(true);
+  return answer;
 }
 
 namespace {
@@ -241,6 +290,14 @@ bool SameKey(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+bool Server::Allowed(Access access, std::string_view authorization) const {
+  if (options_.api_key.empty() || access == Access::kOpen) return true;
+  if (access == Access::kInfer && options_.open_inference) return true;
+  const std::string_view prefix = "Bearer ";
+  return authorization.substr(0, prefix.size()) == prefix &&
+         SameKey(std::string(authorization.substr(prefix.size())), options_.api_key);
+}
+
 void Server::Routes() {
   httplib::Server& h = *http_;
   h.set_payload_max_length(static_cast<size_t>(options_.max_request_bytes));
@@ -249,14 +306,12 @@ void Server::Routes() {
   h.set_tcp_nodelay(true);
   if (!options_.api_key.empty()) {
     h.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      const bool repository = req.path.rfind("/v2/repository", 0) == 0;
       const bool infer = req.method == "POST" && req.path.size() >= 6 &&
                          req.path.compare(req.path.size() - 6, 6, "/infer") == 0;
-      if (!repository && !(infer && !options_.open_inference))
-        return httplib::Server::HandlerResponse::Unhandled;
-      const std::string auth = req.get_header_value("Authorization");
-      const std::string prefix = "Bearer ";
-      if (auth.rfind(prefix, 0) == 0 && SameKey(auth.substr(prefix.size()), options_.api_key))
+      const Access access = req.path.rfind("/v2/repository", 0) == 0 ? Access::kRepository
+                            : infer                                  ? Access::kInfer
+                                                                     : Access::kOpen;
+      if (Allowed(access, req.get_header_value("Authorization")))
         return httplib::Server::HandlerResponse::Unhandled;
       Reply(res, 401, ErrorJson("this endpoint needs the API key: Authorization: Bearer <key>"));
       return httplib::Server::HandlerResponse::Handled;
@@ -273,70 +328,53 @@ void Server::Routes() {
   });
   const std::string model = R"(/v2/models/([^/]+)(?:/versions/([0-9]{1,18}))?)";
   h.Get(model, [this](const httplib::Request& req, httplib::Response& res) {
-    auto r = Find(req.matches[1], req.matches[2], /*load=*/true);
-    if (!r.ok()) return ReplyError(res, r.status());
-    std::vector<int64_t> versions;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = models_.find(req.matches[1]);
-      if (it != models_.end())
-        for (const auto& [v, runner] : it->second.versions) versions.push_back(v);
-    }
-    Reply(res, 200, ModelMetadataJson((*r)->spec(), versions));
+    auto info = Metadata(req.matches[1], req.matches[2]);
+    if (!info.ok()) return ReplyError(res, info.status());
+    Reply(res, 200, ModelMetadataJson(info->spec, info->versions));
   });
   h.Get(model + "/ready", [this](const httplib::Request& req, httplib::Response& res) {
-    auto r = Find(req.matches[1], req.matches[2], /*load=*/false);
-    if (!r.ok()) return ReplyError(res, r.status());
+    if (Status s = Ready(req.matches[1], req.matches[2]); !s.ok()) return ReplyError(res, s);
     Reply(res, 200, "{\"ready\":true}");
   });
   h.Post(model + "/infer", [this](const httplib::Request& req, httplib::Response& res) {
-    const int64_t start = NowUs();
-    auto runner = Find(req.matches[1], req.matches[2], /*load=*/true);
-    if (!runner.ok()) return ReplyError(res, runner.status());
-    ModelRunner& r = **runner;  // held by `runner` until the answer is written
-    ModelMetrics& m = metrics_.For(r.spec().name, r.version());
-    auto done = [&](const Status& s) {
-      (s.ok() ? m.success : m.failure).fetch_add(1);
-      m.request_us.Observe(static_cast<double>(NowUs() - start));
-      if (!s.ok()) ReplyError(res, s);
-    };
-    // Triton's binary tensor extension: the JSON header's length in a request header.
-    int64_t json_bytes = -1;
-    if (req.has_header("Inference-Header-Content-Length")) {
-      const std::string v = req.get_header_value("Inference-Header-Content-Length");
-      char* end = nullptr;
-      json_bytes = std::strtoll(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || json_bytes < 0)
-        return done(InvalidArgument("Inference-Header-Content-Length '{}' is not a size", v));
-    }
-    auto parsed = ParseInferRequest(req.body, json_bytes);
-    if (!parsed.ok()) return done(parsed.status());
-    auto answer = [&](const std::vector<NamedTensor>& outputs) {
-      InferResponse resp = MakeInferResponse(r.spec().name, r.version(), *parsed, outputs);
-      if (resp.json_bytes >= 0) {
-        res.status = 200;
-        res.set_header("Inference-Header-Content-Length", std::to_string(resp.json_bytes));
-        res.set_content(std::move(resp.body), "application/octet-stream");
-      } else {
-        Reply(res, 200, resp.body);
+    InferRequest request;
+    auto parse = [&](InferRequest& out) -> Status {
+      // Triton's binary tensor extension: the JSON header's length in a request header.
+      int64_t json_bytes = -1;
+      if (req.has_header("Inference-Header-Content-Length")) {
+        const std::string v = req.get_header_value("Inference-Header-Content-Length");
+        char* end = nullptr;
+        json_bytes = std::strtoll(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0' || json_bytes < 0)
+          return InvalidArgument("Inference-Header-Content-Length '{}' is not a size", v);
       }
+      HONE_ASSIGN_OR_RETURN(out, ParseInferRequest(req.body, json_bytes));
+      return Status::Ok();
     };
-    CacheKey key;
-    if (r.spec().response_cache) {
-      key = MakeCacheKey(r.spec().name, r.version(), parsed->inputs);
-      if (CachedOutputs hit = cache_.Find(key)) {
-        answer(*hit);
-        return done(Status::Ok());
-      }
+    auto answer = Infer(req.matches[1], req.matches[2], request, parse);
+    if (!answer.ok()) return ReplyError(res, answer.status());
+    InferResponse resp =
+        MakeInferResponse(answer->model, answer->version, request, *answer->outputs);
+    if (resp.json_bytes >= 0) {
+      res.status = 200;
+      res.set_header("Inference-Header-Content-Length", std::to_string(resp.json_bytes));
+      res.set_content(std::move(resp.body), "application/octet-stream");
+    } else {
+      Reply(res, 200, resp.body);
     }
-    InferResult out = r.Submit(parsed->inputs, parsed->outputs, 0).get();
-    if (!out.ok()) return done(out.status());
-    answer(*out);
-    if (r.spec().response_cache) cache_.Insert(key, std::move(*out));
-    done(Status::Ok());
   });
-  h.Post("/v2/repository/index",
-         [this](const httplib::Request&, httplib::Response& res) { Reply(res, 200, IndexJson()); });
+  h.Post("/v2/repository/index", [this](const httplib::Request&, httplib::Response& res) {
+    std::vector<std::string> items;
+    for (const IndexItem& i : Index()) {
+      std::string item = "{";
+      if (!i.name.empty()) item += "\"name\":" + JsonString(i.name) + ",";
+      if (!i.version.empty()) item += "\"version\":" + JsonString(i.version) + ",";
+      item += "\"state\":" + JsonString(i.state);
+      if (!i.reason.empty()) item += ",\"reason\":" + JsonString(i.reason);
+      items.push_back(item + "}");
+    }
+    Reply(res, 200, fmt::format("[{}]", fmt::join(items, ",")));
+  });
   h.Post(R"(/v2/repository/models/([^/]+)/load)",
          [this](const httplib::Request& req, httplib::Response& res) {
            if (Status s = Load(req.matches[1]); !s.ok()) return ReplyError(res, s);
@@ -390,6 +428,10 @@ Status Server::Start() {
                              options_.metrics_port);
     metrics_listener_ = std::thread([this] { metrics_http_->listen_after_bind(); });
   }
+  if (options_.grpc_port >= 0) {
+    HONE_ASSIGN_OR_RETURN(grpc_, GrpcFrontend::Start(*this, options_));
+    grpc_port_ = grpc_->port();
+  }
   return Status::Ok();
 }
 
@@ -423,6 +465,7 @@ std::string Server::MetricsText() const {
 }
 
 void Server::Stop() {
+  if (grpc_) grpc_->Stop();
   if (http_ && http_->is_running()) http_->stop();
   if (listener_.joinable()) listener_.join();
   if (metrics_http_ && metrics_http_->is_running()) metrics_http_->stop();

@@ -34,7 +34,7 @@ shutil.copy(f"{tmp}/mixed.onnx", f"{tmp}/repo/mixed/1/model.onnx")
 rows = list(csv.reader(open(f"{tmp}/mixed.csv")))[1:]
 want = {int(r[0]): r[1] for r in list(csv.reader(open(f"{tmp}/pred.csv")))[1:]}
 p = subprocess.Popen([hone, "serve", "--model-repository", f"{tmp}/repo", "--http-port", "0",
-                      "--metrics-port", "-1", "--host", "127.0.0.1", "--threads", "1"],
+                      "--metrics-port", "-1", "--grpc-port", "-1", "--host", "127.0.0.1", "--threads", "1"],
                      stderr=subprocess.PIPE, text=True)
 try:
     port = re.search(r":(\d+)/v2", p.stderr.readline()).group(1)

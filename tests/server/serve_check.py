@@ -32,7 +32,7 @@ def main():
                     "dynamic_batching { max_queue_delay_microseconds: 1500000 "
                     "preferred_batch_size: [ 8 ] }\n")
         proc = subprocess.Popen([hone, "serve", "--model-repository", tmp, "--http-port", "0",
-                                 "--metrics-port", "-1", "--host", "127.0.0.1", "--threads", "1"],
+                                 "--metrics-port", "-1", "--grpc-port", "-1", "--host", "127.0.0.1", "--threads", "1"],
                                 stderr=subprocess.PIPE, text=True)
         line = proc.stderr.readline()
         m = re.search(r"http://127\.0\.0\.1:(\d+)/v2", line)

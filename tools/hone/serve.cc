@@ -1,4 +1,4 @@
-// hone serve --model-repository DIR: KServe v2 REST over a Triton-layout repository
+// hone serve --model-repository DIR: KServe v2 REST and gRPC over a Triton-layout repository
 // (src/serve/server.h). Stops cleanly on SIGINT / SIGTERM: no new connections, the requests in
 // flight finish, exit 0.
 #include <fmt/format.h>
@@ -28,6 +28,9 @@ Runner SetupServe(CLI::App& app) {
                  "<dir>/<model>/config.pbtxt (Triton's fields)")
       ->required();
   app.add_option("--http-port", o->http_port, "REST port (0: any free one)")->capture_default_str();
+  app.add_option("--grpc-port", o->grpc_port,
+                 "KServe v2 gRPC port (inference.GRPCInferenceService; 0: any free one; -1: none)")
+      ->capture_default_str();
   app.add_option("--metrics-port", o->metrics_port,
                  "Prometheus /metrics port (0: any free one; -1: none; /metrics is also on the "
                  "HTTP port)")
@@ -42,7 +45,7 @@ Runner SetupServe(CLI::App& app) {
                  "on-demand / explicit: bytes of loaded model files to keep at most (0: no limit)")
       ->capture_default_str();
   app.add_option("--tls-cert", o->tls_cert,
-                 "serve HTTPS with this PEM certificate (and --tls-key)");
+                 "serve HTTPS and gRPC over TLS with this PEM certificate (and --tls-key)");
   app.add_option("--tls-key", o->tls_key, "the PEM private key of --tls-cert");
   app.add_option("--api-key", o->api_key,
                  "require \"Authorization: Bearer KEY\" on the repository endpoints and "
@@ -62,9 +65,12 @@ Runner SetupServe(CLI::App& app) {
     if (!server.ok()) return Fail(server.status());
     for (const std::string& e : (*server)->load_errors()) fmt::print(stderr, "hone serve: {}\n", e);
     if (Status s = (*server)->Start(); !s.ok()) return Fail(s);
-    fmt::print(stderr, "hone serve: {} model(s) ({}) on http://{}:{}/v2\n",
+    fmt::print(stderr, "hone serve: {} model(s) ({}) on http://{}:{}/v2",
                (*server)->model_names().size(), fmt::join((*server)->model_names(), ", "), o->host,
                (*server)->port());
+    if ((*server)->grpc_port() >= 0)
+      fmt::print(stderr, " and grpc://{}:{}", o->host, (*server)->grpc_port());
+    fmt::print(stderr, "\n");
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
     while (!g_stop) {
