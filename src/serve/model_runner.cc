@@ -98,7 +98,8 @@ ModelRunner::ModelRunner(std::unique_ptr<Session> session, ModelSpec spec, int64
     policy_.max_queue_size = spec_.batcher.max_queue_size;
     policy_.default_timeout_us = spec_.batcher.default_timeout_us;
   }
-  for (int i = 0; i < std::max(spec_.instances, 1); ++i) workers_.emplace_back([this] { Work(); });
+  idle_ = std::max(spec_.instances, 1);
+  for (int i = 0; i < idle_; ++i) workers_.emplace_back([this] { Work(); });
 }
 
 ModelRunner::~ModelRunner() {
@@ -181,6 +182,7 @@ std::future<InferResult> ModelRunner::Submit(std::vector<NamedTensor> inputs,
   r.policy.deadline_us = Deadline(r.policy.arrival_us, timeout_us, policy_);
   r.inputs = std::move(inputs);
   r.outputs = std::move(outputs);
+  bool inline_run = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const Admission a = Admit(static_cast<int64_t>(queue_.size()), rows, spec_.batcher);
@@ -192,7 +194,24 @@ std::future<InferResult> ModelRunner::Submit(std::vector<NamedTensor> inputs,
       r.done.set_value(Err(StatusCode::kUnavailable, a.reason));
       return f;
     }
-    queue_.push_back(std::move(r));
+    // Without dynamic batching a request that finds the queue empty and an instance idle runs
+    // at once on the caller's thread: no hand-off to a worker and back (two thread wake-ups,
+    // most of a small model's time in the server).
+    inline_run = !spec_.dynamic_batching && queue_.empty() && idle_ > 0;
+    if (inline_run) {
+      --idle_;
+    } else {
+      queue_.push_back(std::move(r));
+    }
+  }
+  if (inline_run) {
+    std::vector<Request> one;
+    one.push_back(std::move(r));
+    RunBatch(std::move(one));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++idle_;
+    }
   }
   wake_.notify_one();
   return f;
@@ -201,8 +220,8 @@ std::future<InferResult> ModelRunner::Submit(std::vector<NamedTensor> inputs,
 void ModelRunner::Work() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    if (queue_.empty()) {
-      if (stopping_) return;
+    if (queue_.empty() || idle_ == 0) {
+      if (stopping_ && queue_.empty()) return;
       wake_.wait(lock);
       continue;
     }
@@ -229,12 +248,18 @@ void ModelRunner::Work() {
         wake_.wait(lock);
       continue;
     }
+    if (!batch.empty()) --idle_;
     lock.unlock();
     for (Request& r : late)
       r.done.set_value(Err(StatusCode::kDeadlineExceeded,
                            "the request timed out in the queue of model '" + spec_.name + "'"));
-    if (!batch.empty()) RunBatch(std::move(batch));
+    const bool ran = !batch.empty();
+    if (ran) RunBatch(std::move(batch));
     lock.lock();
+    if (ran) {
+      ++idle_;
+      wake_.notify_one();  // a worker that waited for an idle instance
+    }
   }
 }
 

@@ -71,6 +71,7 @@ class ModelRunner {
   std::condition_variable wake_;
   std::deque<Request> queue_;
   bool stopping_ = false;
+  int idle_ = 0;  // instances not running a batch (workers and callers run within this)
   std::vector<std::thread> workers_;
 };
 

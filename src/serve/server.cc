@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 
 #include "core/errors.h"
 #include "core/json.h"
@@ -304,6 +306,11 @@ void Server::Routes() {
   // Small answers go out at once (with Nagle, a split write waits for the client's delayed ACK:
   // 40 ms a request).
   h.set_tcp_nodelay(true);
+  // A thread per open connection (cpp-httplib's model), and connections kept open for as many
+  // requests as the client sends (the library's default closes one after 5).
+  const size_t pool = static_cast<size_t>(std::max(1, options_.http_threads));
+  h.new_task_queue = [pool] { return new httplib::ThreadPool(pool); };
+  h.set_keep_alive_max_count(std::numeric_limits<size_t>::max());
   if (!options_.api_key.empty()) {
     h.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       const bool infer = req.method == "POST" && req.path.size() >= 6 &&

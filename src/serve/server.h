@@ -49,6 +49,9 @@ struct ServerOptions {
   int grpc_port = 8001;     // KServe v2 gRPC; 0: any free port; -1: none
   int metrics_port = 8002;  // GET /metrics (also on the HTTP port); 0: any free; -1: none
   int threads = 0;          // intra-op threads per model; 0: one per core
+  // REST connections served at once (a thread each while a keep-alive connection is open;
+  // more wait to be accepted).
+  int http_threads = 128;
   int64_t max_request_bytes = int64_t{64} << 20;
   int64_t cache_bytes = int64_t{256} << 20;  // response cache (models that enable it)
   // Non-empty: requests must carry "Authorization: Bearer <api_key>" -- the repository

@@ -54,6 +54,9 @@ Runner SetupServe(CLI::App& app) {
                "with --api-key: inference without the key (only the repository needs it)");
   app.add_option("--threads", o->threads, "intra-op threads per model (0: one per core)")
       ->capture_default_str();
+  app.add_option("--http-threads", o->http_threads,
+                 "REST connections served at once (one thread each while open)")
+      ->capture_default_str();
   app.add_option("--max-request-bytes", o->max_request_bytes,
                  "larger request bodies are refused with 413")
       ->capture_default_str();
