@@ -82,7 +82,9 @@ class SessionImpl {
   std::unique_ptr<Profiler> profiler;  // set when options.profile
 
   // Least recently used signatures are dropped past kMaxSignatures (runs in flight keep theirs).
-  static constexpr size_t kMaxSignatures = 8;
+  // 16 holds every batch size hone serve's dynamic batcher runs a model at up to 128 rows
+  // (serve/model_runner.h, BatchBuckets).
+  static constexpr size_t kMaxSignatures = 16;
   static constexpr size_t kMaxIdleArenas = 4;  // per signature: concurrent runs seen
   std::mutex signatures_mu;                    // guards signatures and clock
   std::vector<std::shared_ptr<SignatureState>> signatures;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <limits>
@@ -295,6 +296,12 @@ StatusOr<std::unique_ptr<GrpcFrontend>> GrpcFrontend::Start(Server& server,
   b.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<int64_t>(max, std::numeric_limits<int>::max())));
   b.SetMaxSendMessageSize(std::numeric_limits<int>::max());
+  // The synchronous server hands each call to a thread of its own, which waits while the
+  // model's batcher gathers a batch. gRPC's default keeps 2 idle threads and ends the others
+  // after each call: under concurrent load every call then paid for a new thread (3000 instead
+  // of 9000 requests/s at concurrency 64 on digits CNN). Keep as many as REST keeps.
+  b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                        std::max(2, options.http_threads));
   impl->server = b.BuildAndStart();
   if (!impl->server || port == 0)
     return InvalidArgument("cannot bind the gRPC port {}:{} (in use?)", options.host,

@@ -44,6 +44,20 @@ void CopyRows(const Tensor& src, int64_t row, int64_t rows, Tensor& dst, int64_t
 
 }  // namespace
 
+std::vector<int64_t> BatchBuckets(int64_t max_batch_size, const std::vector<int64_t>& preferred) {
+  std::vector<int64_t> b;
+  if (max_batch_size <= 0) return b;
+  for (int64_t p = 1; p < max_batch_size; p *= 2) {
+    b.push_back(p);
+    if (p >= 2 && p + p / 2 < max_batch_size) b.push_back(p + p / 2);
+  }
+  b.push_back(max_batch_size);
+  b.insert(b.end(), preferred.begin(), preferred.end());
+  std::sort(b.begin(), b.end());
+  b.erase(std::unique(b.begin(), b.end()), b.end());
+  return b;
+}
+
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -53,7 +67,9 @@ int64_t NowUs() {
 StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Load(const ModelEntry& entry, int64_t version,
                                                          int threads) {
   SessionOptions so;
-  so.threads = std::max(1, threads / std::max(entry.spec.instances, 1));
+  // 0: one per core, divided between the instances as given counts are.
+  const int total = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  so.threads = std::max(1, total / std::max(entry.spec.instances, 1));
   auto session = Session::FromFile(entry.ModelPath(version), so);
   if (!session.ok()) return session.status().WithContext(entry.ModelPath(version));
   ModelSpec spec = entry.spec;
@@ -87,6 +103,7 @@ StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Load(const ModelEntry& entry
   HONE_RETURN_IF_ERROR(complete(spec.inputs, (*session)->inputs(), "input"));
   HONE_RETURN_IF_ERROR(complete(spec.outputs, (*session)->outputs(), "output"));
   std::unique_ptr<ModelRunner> r(new ModelRunner(std::move(*session), std::move(spec), version));
+  r->session_threads_ = so.threads;
   return r;
 }
 
@@ -94,6 +111,7 @@ ModelRunner::ModelRunner(std::unique_ptr<Session> session, ModelSpec spec, int64
     : session_(std::move(session)), spec_(std::move(spec)), version_(version) {
   if (spec_.dynamic_batching) {
     policy_ = spec_.batcher;
+    buckets_ = BatchBuckets(spec_.max_batch_size, spec_.batcher.preferred_batch_sizes);
   } else {  // requests run as they come; the queue limits still apply
     policy_.max_queue_size = spec_.batcher.max_queue_size;
     policy_.default_timeout_us = spec_.batcher.default_timeout_us;
@@ -196,8 +214,10 @@ std::future<InferResult> ModelRunner::Submit(std::vector<NamedTensor> inputs,
     }
     // Without dynamic batching a request that finds the queue empty and an instance idle runs
     // at once on the caller's thread: no hand-off to a worker and back (two thread wake-ups,
-    // most of a small model's time in the server).
-    inline_run = !spec_.dynamic_batching && queue_.empty() && idle_ > 0;
+    // most of a small model's time in the server). Only for single-threaded sessions: a
+    // session's intra-op threads form an OpenMP team per calling thread, and teams of many
+    // caller threads spinning beside each other cost more than the hand-off saves.
+    inline_run = !spec_.dynamic_batching && session_threads_ == 1 && queue_.empty() && idle_ > 0;
     if (inline_run) {
       --idle_;
     } else {
@@ -271,14 +291,20 @@ void ModelRunner::RunBatch(std::vector<Request> batch) {
     offsets.push_back(total);
     total += r.policy.rows;
   }
-  if (batch.size() == 1) {
+  // The rows the model runs: the batch's, padded up to the next bucket (a few shapes only, so
+  // the engine's per-shape plans and primitives are built once, not once per batch size).
+  int64_t rows = total;
+  auto bucket = std::lower_bound(buckets_.begin(), buckets_.end(), total);
+  if (bucket != buckets_.end()) rows = *bucket;
+  const bool split = batch.size() > 1 || rows != total;
+  if (!split) {
     feed = batch[0].inputs;
   } else {
     for (size_t k = 0; k < batch[0].inputs.size(); ++k) {
       const Tensor& first = batch[0].inputs[k].tensor;
       Shape shape = first.shape();
-      shape[0] = total;
-      Tensor t = Tensor::Empty(first.dtype(), shape);
+      shape[0] = rows;
+      Tensor t = Tensor::Empty(first.dtype(), shape);  // padding rows stay zero
       for (size_t b = 0; b < batch.size(); ++b)
         CopyRows(batch[b].inputs[k].tensor, 0, batch[b].policy.rows, t, offsets[b]);
       feed.push_back({batch[0].inputs[k].name, std::move(t)});
@@ -307,11 +333,11 @@ void ModelRunner::RunBatch(std::vector<Request> batch) {
       if (!r.outputs.empty() &&
           std::find(r.outputs.begin(), r.outputs.end(), o.name) == r.outputs.end())
         continue;
-      if (batch.size() == 1) {
+      if (!split) {
         mine.push_back(o);
         continue;
       }
-      if (o.tensor.rank() == 0 || o.tensor.dim(0) != total) {
+      if (o.tensor.rank() == 0 || o.tensor.dim(0) != rows) {
         bad = true;
         break;
       }

@@ -65,7 +65,11 @@ class ModelRunner {
   std::unique_ptr<Session> session_;
   ModelSpec spec_;
   BatcherConfig policy_;  // spec_.batcher with dynamic batching, else one request per run
+  // Dynamic batching: the row counts a batch runs at (padded with zero rows up to the next),
+  // ascending; empty: batches run at their own size.
+  std::vector<int64_t> buckets_;
   int64_t version_;
+  int session_threads_ = 1;  // intra-op threads of the session
   ModelMetrics* metrics_ = nullptr;
   mutable std::mutex mu_;  // guards queue_ and stopping_
   std::condition_variable wake_;
@@ -74,6 +78,12 @@ class ModelRunner {
   int idle_ = 0;  // instances not running a batch (workers and callers run within this)
   std::vector<std::thread> workers_;
 };
+
+// The batch sizes a dynamically batched model runs at: 1, 2, 3, 4, 6, 8, 12, 16, 24, ... (powers
+// of two and the midpoints above 2) below max_batch_size, max_batch_size and the preferred
+// sizes; a batch is padded with zero rows to the next one, wasting at most a third of a run
+// above 4 rows. Empty when max_batch_size is 0.
+std::vector<int64_t> BatchBuckets(int64_t max_batch_size, const std::vector<int64_t>& preferred);
 
 // Microseconds on the steady clock (the batcher's time base).
 int64_t NowUs();

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "serve/batcher.h"
+#include "serve/model_runner.h"
 
 namespace hone::serve {
 namespace {
@@ -154,6 +155,21 @@ TEST(Batcher, DeadlineFromTheRequestOrTheQueuePolicy) {
   c.default_timeout_us = 50;
   EXPECT_EQ(Deadline(100, 0, c), 150);
   EXPECT_EQ(Deadline(100, 20, c), 120);  // the request's own timeout wins
+}
+
+TEST(Batcher, BucketsAreFewAndWasteAtMostAThirdAboveFourRows) {
+  EXPECT_EQ(BatchBuckets(0, {}), std::vector<int64_t>{});
+  EXPECT_EQ(BatchBuckets(1, {}), (std::vector<int64_t>{1}));
+  EXPECT_EQ(BatchBuckets(8, {}), (std::vector<int64_t>{1, 2, 3, 4, 6, 8}));
+  EXPECT_EQ(BatchBuckets(64, {5}),
+            (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64}));
+  EXPECT_EQ(BatchBuckets(100, {}).back(), 100);
+  EXPECT_LE(BatchBuckets(128, {}).size(), 16u);  // the engine's per-shape plans hold them all
+  const std::vector<int64_t> b = BatchBuckets(1000, {});
+  for (int64_t rows = 5; rows <= 1000; ++rows) {
+    const int64_t run = *std::lower_bound(b.begin(), b.end(), rows);
+    EXPECT_LE(static_cast<double>(run - rows), run / 3.0) << rows;
+  }
 }
 
 }  // namespace

@@ -81,6 +81,23 @@ TEST_F(ServeTest, InferMatchesADirectRun) {
   EXPECT_EQ(r->body, InferResponseJson("digits", 1, "r1", *want));
 }
 
+TEST_F(ServeTest, ABatchPaddedToItsBucketAnswersItsOwnRows) {
+  // 5 rows run as 6 (the next bucket of max_batch_size 8); the answer has the 5 rows of a direct
+  // run and the batch-size metric counts 5.
+  auto r = client_->Post("/v2/models/batched/infer", Body(5, 1.5f), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto session = Session::FromFile(kModel);
+  ASSERT_TRUE(session.ok());
+  auto req = ParseInferRequest(Body(5, 1.5f));
+  ASSERT_TRUE(req.ok());
+  auto want = (*session)->Run(req->inputs);
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(r->body, InferResponseJson("batched", 3, "r1", *want));
+  EXPECT_NE(server_->MetricsText().find("hone_batch_size_sum{model=\"batched\",version=\"3\"} 5\n"),
+            std::string::npos);
+}
+
 TEST_F(ServeTest, DynamicBatchingRunsConcurrentRequestsTogetherAndAnswersEach) {
   // Four single-row requests reach the preferred size 4 together; each gets its own row.
   std::vector<std::thread> threads;

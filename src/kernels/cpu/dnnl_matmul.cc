@@ -3,6 +3,9 @@
 // (attention scores) runs as a batched oneDNN matmul over plain layouts. Gemm is served when
 // alpha = beta = 1 and C (if any) is a bias over N. Anything else declines to the reference.
 #include <algorithm>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/dnnl_common.h"
@@ -61,19 +64,11 @@ class DnnlMatmulBase : public Kernel {
                         : dnnl::matmul::primitive_desc(dnnl::matmul::desc(e->a_md, b_any, e->c_md),
                                                        Engine());
         e->prim = dnnl::matmul(pd);
-        e->weights = memory(pd.weights_desc(), Engine());
-        // B as stored: [K, N] (ab) or, for transB, [N, K] read as K x N with strides (ba).
-        memory::desc b_src =
-            trans_b_ ? memory::desc({k_, n_}, memory::data_type::f32, memory::format_tag::ba)
-                     : memory::desc({k_, n_}, memory::data_type::f32, memory::format_tag::ab);
-        memory src(b_src, Engine(), b_->raw_data());
-        dnnl::stream s(Engine());
-        dnnl::reorder(src, e->weights).execute(s, src, e->weights);
+        e->weights = Packed(pd.weights_desc());
         if (bias_) {
           e->bias = memory(e->bias_md, Engine());
           std::copy_n(bias_->data<float>(), n_, static_cast<float*>(e->bias.get_data_handle()));
         }
-        s.wait();
         e->call.set_primitive(e->prim);
         e->call.AddVarying(DNNL_ARG_SRC, e->a_md);
         e->call.AddVarying(DNNL_ARG_DST, e->c_md);
@@ -107,6 +102,27 @@ class DnnlMatmulBase : public Kernel {
     }
   }
 
+  // Constant B in the layout `md`, reordered once per layout: the primitives of different
+  // shapes (batch sizes) mostly want the same one, and share it.
+  memory Packed(const memory::desc& md) const {
+    std::lock_guard<std::mutex> lock(packed_mu_);
+    for (const auto& [d, m] : packed_)
+      if (d == md) return m;
+    memory w(md, Engine());
+    // B as stored: [K, N] (ab) or, for transB, [N, K] read as K x N with strides (ba).
+    memory::desc b_src =
+        trans_b_ ? memory::desc({k_, n_}, memory::data_type::f32, memory::format_tag::ba)
+                 : memory::desc({k_, n_}, memory::data_type::f32, memory::format_tag::ab);
+    memory src(b_src, Engine(), b_->raw_data());
+    dnnl::stream s(Engine());
+    dnnl::reorder(src, w).execute(s, src, w);
+    s.wait();
+    packed_.emplace_back(md, w);
+    return w;
+  }
+
+  mutable std::mutex packed_mu_;  // guards packed_
+  mutable std::vector<std::pair<memory::desc, memory>> packed_;
   const Tensor* b_ = nullptr;     // constant B, owned by the model's initializers
   const Tensor* bias_ = nullptr;  // constant bias over N
   bool trans_b_ = false;
