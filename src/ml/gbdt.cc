@@ -8,6 +8,7 @@
 #include <queue>
 
 #include "core/errors.h"
+#include "core/target_clones.h"
 #include "ml/graph_builder.h"
 
 namespace hone::ml {
@@ -123,8 +124,8 @@ struct NodeSums {
 // gain[b]: the loss reduction of splitting after bin b, given the prefix sums of the bins up to
 // b; 0 where a side would have fewer than min_samples_leaf rows or a hessian sum below
 // scikit-learn's min_hessian_to_split (1e-3). Vectorised: no branches, one clone per ISA.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void SplitGains(
-    const double* gl, const double* hl, const uint32_t* nl, int m, NodeSums s, double* gain) {
+HONE_VECTOR_CLONES void SplitGains(const double* gl, const double* hl, const uint32_t* nl, int m,
+                                   NodeSums s, double* gain) {
   constexpr double kMinHessian = 1e-3;
   for (int b = 0; b < m; ++b) {
     const double gr = s.g - gl[b], hr = s.h - hl[b];

@@ -6,6 +6,7 @@
 #include <deque>
 
 #include "core/errors.h"
+#include "core/target_clones.h"
 #include "ml/graph_builder.h"
 
 namespace hone::ml {
@@ -77,9 +78,9 @@ inline void ExpNonPositive(V8& x) {
 // weights padded to V vectors of 8 per feature (wp: [d, 8V]; bp: [8V]; gp likewise), four rows
 // at a time so the logits of 4 rows x 8V outputs stay in registers.
 template <int V>
-__attribute__((target_clones("avx512f", "avx2", "default"))) double LossGradBlocked(
-    const float* x, const int32_t* y, int64_t n, int64_t d, int m, const double* wp,
-    const double* bp, double* gp, double* gbp) {
+HONE_VECTOR_CLONES double LossGradBlocked(const float* x, const int32_t* y, int64_t n, int64_t d,
+                                          int m, const double* wp, const double* bp, double* gp,
+                                          double* gbp) {
   constexpr int kRows = 4, kW = 8 * V;
   const std::vector<float> zero(static_cast<size_t>(d), 0.f);
   V8 lanes[V];  // 1 for the real outputs, 0 for the padding

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/errors.h"
+#include "core/target_clones.h"
 #include "core/thread_pool.h"
 #include "ml/graph_builder.h"
 #include "ml/linalg.h"
@@ -60,8 +61,8 @@ constexpr int64_t kLanes = 16;
 // acc [d, dp]: for every row, each feature's row of acc gains x_i times the row, 16 columns a
 // register. One clone per ISA: the build targets baseline x86-64, this loop is where AVX-512
 // pays.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void GramBlock(
-    const float* __restrict block, int64_t rows, int64_t d, int64_t dp, float* __restrict acc) {
+HONE_VECTOR_CLONES void GramBlock(const float* __restrict block, int64_t rows, int64_t d,
+                                  int64_t dp, float* __restrict acc) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* __restrict row = block + r * dp;
     for (int64_t i = 0; i < d; ++i) {
@@ -76,9 +77,9 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void GramBlock(
 // out[r, 0:k] = block[r, :] W for the rows of a centred block ([rows, d], row stride dp);
 // `packed` holds W in panels of 16 columns (zero-padded), so a row's 16 outputs stay in one
 // register.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void ProjectBlock(
-    const float* __restrict block, int64_t rows, int64_t d, int64_t dp,
-    const float* __restrict packed, int64_t k, float* __restrict out) {
+HONE_VECTOR_CLONES void ProjectBlock(const float* __restrict block, int64_t rows, int64_t d,
+                                     int64_t dp, const float* __restrict packed, int64_t k,
+                                     float* __restrict out) {
   const int64_t panels = (k + kLanes - 1) / kLanes;
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = block + r * dp;

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "core/errors.h"
+#include "core/target_clones.h"
 #include "core/thread_pool.h"
 #include "ml/linalg.h"
 #include "ml/pca.h"
@@ -143,9 +144,8 @@ SparseP JointP(const std::vector<int64_t>& index, const std::vector<double>& con
 // For kGroup points (px, py) and n cells (centre cx, cy; count cnt): fx, fy = sum of
 // cnt q^2 (p - c), s = sum of cnt q, q = 1 / (1 + |p - c|^2). Lanes are points: one AVX-512
 // register holds all 16 (AVX2 and plain clones for other CPUs).
-__attribute__((target_clones("avx512f", "avx2", "default"))) void Interact(
-    const float* px, const float* py, const float* cx, const float* cy, const float* cnt, int64_t n,
-    float* fx, float* fy, float* s) {
+HONE_VECTOR_CLONES void Interact(const float* px, const float* py, const float* cx, const float* cy,
+                                 const float* cnt, int64_t n, float* fx, float* fy, float* s) {
   constexpr int kLanes = 16;
   float ax[kLanes] = {}, ay[kLanes] = {}, as[kLanes] = {};
   for (int64_t e = 0; e < n; ++e) {
