@@ -181,7 +181,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--grpc-port", grpc_port, "gRPC port")->capture_default_str();
   app.add_option("--protocol", protocol, "json, binary or grpc")->capture_default_str();
-  app.add_option("--concurrency", concurrency, "requests in flight (one connection each)")
+  app.add_option("--concurrency", concurrency,
+                 "requests in flight (one connection each; --in-process: threads sharing the "
+                 "session)")
       ->capture_default_str();
   app.add_option("--seconds", seconds, "measured time")->capture_default_str();
   app.add_option("--warmup", warmup, "seconds of load before measuring")->capture_default_str();
@@ -225,16 +227,28 @@ int main(int argc, char** argv) {
       std::memcpy(t.raw_data(), in.bytes.data(), in.bytes.size());
       feeds.push_back({in.name, std::move(t)});
     }
-    std::vector<double> lat;
+    // `concurrency` threads share the session from its first run on, as a server's would.
+    std::vector<std::vector<double>> lats(static_cast<size_t>(concurrency));
+    std::atomic<bool> failed{false};
     const auto warm_end = Clock::now() + std::chrono::duration<double>(warmup);
-    while (Clock::now() < warm_end) (void)(*session)->Run(feeds);
-    const auto end = Clock::now() + std::chrono::duration<double>(seconds);
-    while (Clock::now() < end) {
-      const auto t0 = Clock::now();
-      auto out = (*session)->Run(feeds);
-      lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-      if (!out.ok()) return 1;
-    }
+    const auto end = warm_end + std::chrono::duration<double>(seconds);
+    std::vector<std::thread> runners;
+    for (int w = 0; w < concurrency; ++w)
+      runners.emplace_back([&, w] {
+        while (Clock::now() < end) {
+          const auto t0 = Clock::now();
+          auto out = (*session)->Run(feeds);
+          const auto t1 = Clock::now();
+          if (!out.ok()) failed = true;
+          if (t0 >= warm_end)
+            lats[static_cast<size_t>(w)].push_back(
+                std::chrono::duration<double, std::micro>(t1 - t0).count());
+        }
+      });
+    for (auto& t : runners) t.join();
+    if (failed) return 1;
+    std::vector<double> lat;
+    for (const auto& l : lats) lat.insert(lat.end(), l.begin(), l.end());
     const size_t n = lat.size();
     fmt::print(
         "{{\"mode\":\"in-process\",\"requests\":{},\"throughput\":{:.1f},\"p50_us\":{:.1f},"

@@ -31,13 +31,27 @@ dnnl::stream& ThreadStream() {
   return stream;
 }
 
+dnnl::primitive_attr UserScratchpad(dnnl::primitive_attr attr) {
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+dnnl::memory::desc ScratchpadDesc(const dnnl::primitive& prim) {
+  if (!prim) return {};
+  const_dnnl_primitive_desc_t pd = nullptr;
+  dnnl::error::wrap_c_api(dnnl_primitive_get_primitive_desc(prim.get(), &pd),
+                          "could not get a primitive descriptor");
+  const dnnl_memory_desc_t* md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+  return md ? dnnl::memory::desc(*md) : dnnl::memory::desc();
+}
+
 void PrimitiveCall::AddVarying(int arg, const dnnl::memory::desc& md) {
-  HONE_CHECK(varying_.size() + fixed_.size() < kMaxArgs);
+  HONE_CHECK(varying_.size() + fixed_.size() + 1 < kMaxArgs);  // + the scratchpad
   varying_.emplace_back(arg, md);
 }
 
 void PrimitiveCall::AddFixed(int arg, dnnl::memory mem) {
-  HONE_CHECK(varying_.size() + fixed_.size() < kMaxArgs);
+  HONE_CHECK(varying_.size() + fixed_.size() + 1 < kMaxArgs);
   fixed_.emplace_back(arg, std::move(mem));
 }
 
@@ -55,6 +69,7 @@ void PrimitiveCall::Execute(std::initializer_list<const void*> data) const {
     slots = std::make_unique<Slots>();
     for (const auto& [arg, md] : varying_)
       slots->mem.emplace_back(md, Engine(), static_cast<void*>(DNNL_MEMORY_NONE));
+    if (scratchpad_.get_size() > 0) slots->scratchpad = dnnl::memory(scratchpad_, Engine());
   }
   dnnl::stream& stream = ThreadStream();
   dnnl_exec_arg_t args[kMaxArgs];
@@ -66,6 +81,7 @@ void PrimitiveCall::Execute(std::initializer_list<const void*> data) const {
     ++n;
   }
   for (const auto& [arg, m] : fixed_) args[n++] = {arg, m.get()};
+  if (slots->scratchpad) args[n++] = {DNNL_ARG_SCRATCHPAD, slots->scratchpad.get()};
   const dnnl_status_t status = dnnl_primitive_execute(prim_.get(), stream.get(), n, args);
   stream.wait();
   {
@@ -78,7 +94,7 @@ void PrimitiveCall::Execute(std::initializer_list<const void*> data) const {
 std::unique_ptr<PrimitiveCall> MakeReorder(const dnnl::memory::desc& src,
                                            const dnnl::memory::desc& dst) {
   auto call = std::make_unique<PrimitiveCall>(
-      dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), src, Engine(), dst)));
+      dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), src, Engine(), dst, UserScratchpad())));
   call->AddVarying(DNNL_ARG_FROM, src);
   call->AddVarying(DNNL_ARG_TO, dst);
   return call;

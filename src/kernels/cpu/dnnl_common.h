@@ -25,6 +25,15 @@ dnnl::memory Wrap(const dnnl::memory::desc& md, const Tensor& t);
 // The calling thread's stream on Engine() (made on first use).
 dnnl::stream& ThreadStream();
 
+// `attr` with a user-managed scratchpad: every primitive hone keeps is built with it. oneDNN's
+// default (library) scratchpad is a buffer per thread sized by the primitives that thread
+// created; a primitive run on another thread (concurrent Session::Run calls, hone serve's
+// instances) used that thread's buffer, too small or absent: it wrote past it and crashed.
+dnnl::primitive_attr UserScratchpad(dnnl::primitive_attr attr = dnnl::primitive_attr());
+
+// The scratchpad a primitive built with UserScratchpad needs (zero size: none).
+dnnl::memory::desc ScratchpadDesc(const dnnl::primitive& prim);
+
 // One oneDNN primitive with its arguments, called without allocating in hone: the memory objects
 // of the arguments that change per call (activations) are made once per concurrent caller and
 // pointed at each call's data; fixed arguments (prepacked weights, bias) are bound once; the
@@ -38,7 +47,12 @@ class PrimitiveCall {
   PrimitiveCall(const PrimitiveCall&) = delete;
   PrimitiveCall& operator=(const PrimitiveCall&) = delete;
 
-  void set_primitive(dnnl::primitive prim) { prim_ = std::move(prim); }
+  // `prim` must be built with UserScratchpad: each concurrent caller gets its own scratchpad.
+  void set_primitive(dnnl::primitive prim) {
+    prim_ = std::move(prim);
+    scratchpad_ = ScratchpadDesc(prim_);
+  }
+  const dnnl::memory::desc& scratchpad_desc() const { return scratchpad_; }
   // A per-call argument (DNNL_ARG_SRC, ...) laid out as `md`; Execute takes its data pointers in
   // the order these were added.
   void AddVarying(int arg, const dnnl::memory::desc& md);
@@ -50,8 +64,10 @@ class PrimitiveCall {
  private:
   struct Slots {
     std::vector<dnnl::memory> mem;  // one per varying argument
+    dnnl::memory scratchpad;        // this caller's (empty when the primitive needs none)
   };
   dnnl::primitive prim_;
+  dnnl::memory::desc scratchpad_;
   std::vector<std::pair<int, dnnl::memory::desc>> varying_;
   std::vector<std::pair<int, dnnl::memory>> fixed_;
   mutable std::mutex mu_;                             // guards idle_

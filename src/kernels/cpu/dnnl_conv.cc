@@ -91,7 +91,7 @@ std::shared_ptr<ConvPrim> BuildConv(const ConvParams& p, const Shape& xs,
                  : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
                                                    dnnl::algorithm::convolution_direct, src, w_any,
                                                    dst, strides, dil, l, r);
-    dnnl::convolution_forward::primitive_desc pd(d, attr, Engine());
+    dnnl::convolution_forward::primitive_desc pd(d, UserScratchpad(attr), Engine());
     e->prim = dnnl::convolution_forward(pd);
     e->src_md = pd.src_desc();
     e->dst_md = pd.dst_desc();
@@ -159,6 +159,8 @@ class DnnlConv final : public Kernel {
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, prim_src}, {DNNL_ARG_WEIGHTS, e.weights}, {DNNL_ARG_DST, prim_dst}};
     if (p_.b) args.emplace(DNNL_ARG_BIAS, e.bias);
+    if (e.call.scratchpad_desc().get_size() > 0)
+      args.emplace(DNNL_ARG_SCRATCHPAD, memory(e.call.scratchpad_desc(), Engine()));
     e.prim.execute(stream, args);
     if (e.dst_md != plain_dst) dnnl::reorder(prim_dst, dst).execute(stream, prim_dst, dst);
     stream.wait();

@@ -165,7 +165,7 @@ class DnnlConvTranspose final : public Kernel {
                   : dnnl::deconvolution_forward::desc(dnnl::prop_kind::forward_inference,
                                                       dnnl::algorithm::deconvolution_direct, src,
                                                       w_any, dst, st, dil, l, r);
-      dnnl::deconvolution_forward::primitive_desc pd(d, Engine());
+      dnnl::deconvolution_forward::primitive_desc pd(d, UserScratchpad(), Engine());
       e->prim = dnnl::deconvolution_forward(pd);
       e->src_md = pd.src_desc();
       e->dst_md = pd.dst_desc();

@@ -60,9 +60,10 @@ class DnnlMatmulBase : public Kernel {
         auto b_any = memory::desc({k_, n_}, memory::data_type::f32, memory::format_tag::any);
         e->bias_md = memory::desc({1, n_}, memory::data_type::f32, memory::format_tag::ab);
         auto pd = bias_ ? dnnl::matmul::primitive_desc(
-                              dnnl::matmul::desc(e->a_md, b_any, e->bias_md, e->c_md), Engine())
+                              dnnl::matmul::desc(e->a_md, b_any, e->bias_md, e->c_md),
+                              UserScratchpad(), Engine())
                         : dnnl::matmul::primitive_desc(dnnl::matmul::desc(e->a_md, b_any, e->c_md),
-                                                       Engine());
+                                                       UserScratchpad(), Engine());
         e->prim = dnnl::matmul(pd);
         e->weights = Packed(pd.weights_desc());
         if (bias_) {
@@ -90,8 +91,8 @@ class DnnlMatmulBase : public Kernel {
       e->a_md = PlainDesc(as);
       e->b_md = PlainDesc(*bs);
       e->c_md = PlainDesc(cs);
-      e->prim = dnnl::matmul(
-          dnnl::matmul::primitive_desc(dnnl::matmul::desc(e->a_md, e->b_md, e->c_md), Engine()));
+      e->prim = dnnl::matmul(dnnl::matmul::primitive_desc(
+          dnnl::matmul::desc(e->a_md, e->b_md, e->c_md), UserScratchpad(), Engine()));
       e->call.set_primitive(e->prim);
       e->call.AddVarying(DNNL_ARG_SRC, e->a_md);
       e->call.AddVarying(DNNL_ARG_DST, e->c_md);

@@ -114,7 +114,8 @@ class DnnlPool final : public Kernel {
       dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, alg, e->src_md, e->dst_md,
                                     {strides_[0], strides_[1]}, {kernel[0], kernel[1]},
                                     {pl[0], pl[1]}, {pr[0], pr[1]});
-      e->prim = dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(d, Engine()));
+      e->prim = dnnl::pooling_forward(
+          dnnl::pooling_forward::primitive_desc(d, UserScratchpad(), Engine()));
       e->call.set_primitive(e->prim);
       e->call.AddVarying(DNNL_ARG_SRC, e->src_md);
       e->call.AddVarying(DNNL_ARG_DST, e->dst_md);
