@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "core/errors.h"
 
@@ -69,7 +70,8 @@ void PrimitiveCall::Execute(std::initializer_list<const void*> data) const {
     slots = std::make_unique<Slots>();
     for (const auto& [arg, md] : varying_)
       slots->mem.emplace_back(md, Engine(), static_cast<void*>(DNNL_MEMORY_NONE));
-    if (scratchpad_.get_size() > 0) slots->scratchpad = dnnl::memory(scratchpad_, Engine());
+    if (scratchpad_.get_size() > 0)
+      slots->scratchpad = dnnl::memory(scratchpad_, Engine(), static_cast<void*>(DNNL_MEMORY_NONE));
   }
   dnnl::stream& stream = ThreadStream();
   dnnl_exec_arg_t args[kMaxArgs];
@@ -81,7 +83,21 @@ void PrimitiveCall::Execute(std::initializer_list<const void*> data) const {
     ++n;
   }
   for (const auto& [arg, m] : fixed_) args[n++] = {arg, m.get()};
-  if (slots->scratchpad) args[n++] = {DNNL_ARG_SCRATCHPAD, slots->scratchpad.get()};
+  if (slots->scratchpad) {
+    // One buffer per thread for every primitive it runs (as oneDNN's own global scratchpad,
+    // but the running thread's): it stays in cache from one node to the next.
+    thread_local std::unique_ptr<char, decltype(&std::free)> buffer(nullptr, &std::free);
+    thread_local size_t capacity = 0;
+    const size_t need = scratchpad_.get_size();
+    if (need > capacity) {
+      const size_t size = (need + 4095) / 4096 * 4096;
+      buffer.reset(static_cast<char*>(std::aligned_alloc(4096, size)));
+      HONE_CHECK(buffer != nullptr);
+      capacity = size;
+    }
+    slots->scratchpad.set_data_handle(buffer.get(), stream);
+    args[n++] = {DNNL_ARG_SCRATCHPAD, slots->scratchpad.get()};
+  }
   const dnnl_status_t status = dnnl_primitive_execute(prim_.get(), stream.get(), n, args);
   stream.wait();
   {

@@ -47,7 +47,7 @@ class PrimitiveCall {
   PrimitiveCall(const PrimitiveCall&) = delete;
   PrimitiveCall& operator=(const PrimitiveCall&) = delete;
 
-  // `prim` must be built with UserScratchpad: each concurrent caller gets its own scratchpad.
+  // `prim` must be built with UserScratchpad: each call gets its thread's scratchpad buffer.
   void set_primitive(dnnl::primitive prim) {
     prim_ = std::move(prim);
     scratchpad_ = ScratchpadDesc(prim_);
@@ -64,7 +64,7 @@ class PrimitiveCall {
  private:
   struct Slots {
     std::vector<dnnl::memory> mem;  // one per varying argument
-    dnnl::memory scratchpad;        // this caller's (empty when the primitive needs none)
+    dnnl::memory scratchpad;        // pointed at the calling thread's buffer (empty: none needed)
   };
   dnnl::primitive prim_;
   dnnl::memory::desc scratchpad_;
