@@ -99,16 +99,19 @@ def loadgen(*args):
 
 def overhead(args):
     model = os.path.join(ROOT, "examples", "digits_mlp.onnx")
-    rows = {p: [] for p in ("json", "binary", "grpc")}
+    # "grpc, 2 threads": the server started with --grpc-threads 2 (lowest latency at
+    # concurrency 1; the default keeps 128 for concurrent load).
+    rows = {p: [] for p in ("json", "binary", "grpc", "grpc, 2 threads")}
     inproc, server_side = [], {p: [] for p in rows}
     for _ in range(args.rounds):
         inproc.append(loadgen("--in-process", model, "--threads", 1, "--seconds", args.seconds)
                       ["p50_us"])
         for p in rows:
-            s = Serve(model, "digits", threads=1)
+            extra = ("--grpc-threads", "2") if p == "grpc, 2 threads" else ()
+            s = Serve(model, "digits", threads=1, extra=extra)
             try:
                 r = loadgen("--model", "digits", "--http-port", s.http, "--grpc-port", s.grpc,
-                            "--protocol", p, "--seconds", args.seconds)
+                            "--protocol", p.split(",")[0], "--seconds", args.seconds)
                 rows[p].append(r["p50_us"])
                 text = s.metrics()
                 server_side[p].append(metric_mean(text, "hone_request_duration_us", "digits") -

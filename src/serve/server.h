@@ -52,6 +52,9 @@ struct ServerOptions {
   // REST connections served at once (a thread each while a keep-alive connection is open;
   // more wait to be accepted).
   int http_threads = 128;
+  // gRPC call threads kept between calls: more serve concurrent load without starting threads,
+  // fewer answer a lone client sooner.
+  int grpc_threads = 128;
   int64_t max_request_bytes = int64_t{64} << 20;
   int64_t cache_bytes = int64_t{256} << 20;  // response cache (models that enable it)
   // Non-empty: requests must carry "Authorization: Bearer <api_key>" -- the repository

@@ -57,6 +57,10 @@ Runner SetupServe(CLI::App& app) {
   app.add_option("--http-threads", o->http_threads,
                  "REST connections served at once (one thread each while open)")
       ->capture_default_str();
+  app.add_option("--grpc-threads", o->grpc_threads,
+                 "gRPC call threads kept between calls (many: concurrent load without starting "
+                 "threads; 2: lowest latency for a lone client)")
+      ->capture_default_str();
   app.add_option("--max-request-bytes", o->max_request_bytes,
                  "larger request bodies are refused with 413")
       ->capture_default_str();
