@@ -26,6 +26,7 @@
 
 #include "hone/hone.h"
 #include "serve/grpc_service.grpc.pb.h"
+#include "serve/protocol.h"
 
 namespace {
 
@@ -216,9 +217,7 @@ int main(int argc, char** argv) {
     for (const hone::ValueInfo& v : (*session)->inputs()) {
       Input in;
       in.name = v.name;
-      in.datatype = v.dtype == hone::DataType::kFloat32 ? "FP32"
-                    : v.dtype == hone::DataType::kInt64 ? "INT64"
-                                                        : "INT32";
+      in.datatype = hone::serve::ProtocolType(v.dtype);
       std::vector<int64_t> dims;
       for (const hone::Dim& d : v.shape) dims.push_back(d.value);
       in.dims = Concrete(in.name, dims, shapes);

@@ -153,8 +153,7 @@ void TensorsMetadata(
     auto* m = out->Add();
     m->set_name(t.name);
     m->set_datatype(ProtocolType(t.dtype));
-    if (spec.max_batch_size > 0) m->add_shape(-1);
-    for (int64_t d : t.dims) m->add_shape(d);
+    for (int64_t d : MetadataShape(spec, t)) m->add_shape(d);
   }
 }
 

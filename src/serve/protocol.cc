@@ -381,17 +381,21 @@ std::string InferResponseJson(const std::string& model, int64_t version, const s
   return MakeInferResponse(model, version, request, outputs).body;
 }
 
+std::vector<int64_t> MetadataShape(const ModelSpec& spec, const TensorSpec& t) {
+  std::vector<int64_t> dims = t.dims;
+  if (spec.max_batch_size > 0) dims.insert(dims.begin(), -1);
+  return dims;
+}
+
 std::string ModelMetadataJson(const ModelSpec& spec, const std::vector<int64_t>& versions) {
   std::vector<std::string> v;
   for (int64_t x : versions) v.push_back("\"" + std::to_string(x) + "\"");
   auto tensors = [&](const std::vector<TensorSpec>& list) {
     std::vector<std::string> items;
-    for (const TensorSpec& t : list) {
-      std::vector<int64_t> dims = t.dims;
-      if (spec.max_batch_size > 0) dims.insert(dims.begin(), -1);
+    for (const TensorSpec& t : list)
       items.push_back("{\"name\":" + JsonString(t.name) + ",\"datatype\":\"" +
-                      ProtocolType(t.dtype) + "\",\"shape\":" + ShapeJson(dims) + "}");
-    }
+                      ProtocolType(t.dtype) + "\",\"shape\":" + ShapeJson(MetadataShape(spec, t)) +
+                      "}");
     return fmt::format("[{}]", fmt::join(items, ","));
   };
   return "{\"name\":" + JsonString(spec.name) + ",\"versions\":[" +

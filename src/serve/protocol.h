@@ -60,6 +60,10 @@ InferResponse MakeInferResponse(const std::string& model, int64_t version,
 std::string InferResponseJson(const std::string& model, int64_t version, const std::string& id,
                               const std::vector<NamedTensor>& outputs);
 
+// A tensor's shape as metadata states it: the batch dimension as -1 first when the model
+// batches (max_batch_size > 0), -1 for any other free dimension.
+std::vector<int64_t> MetadataShape(const ModelSpec& spec, const TensorSpec& t);
+
 // {"name": ..., "versions": [...], "platform": "onnx", "inputs": [...], "outputs": [...]}.
 std::string ModelMetadataJson(const ModelSpec& spec, const std::vector<int64_t>& versions);
 

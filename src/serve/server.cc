@@ -283,7 +283,7 @@ StatusOr<Server::Answer> Server::Infer(const std::string& name, const std::strin
 namespace {
 
 // Equal strings, in time that does not depend on where they differ.
-bool SameKey(const std::string& a, const std::string& b) {
+bool SameKey(std::string_view a, std::string_view b) {
   unsigned char diff = a.size() == b.size() ? 0 : 1;
   for (size_t i = 0; i < a.size(); ++i)
     diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
@@ -297,7 +297,7 @@ bool Server::Allowed(Access access, std::string_view authorization) const {
   if (access == Access::kInfer && options_.open_inference) return true;
   const std::string_view prefix = "Bearer ";
   return authorization.substr(0, prefix.size()) == prefix &&
-         SameKey(std::string(authorization.substr(prefix.size())), options_.api_key);
+         SameKey(authorization.substr(prefix.size()), options_.api_key);
 }
 
 void Server::Routes() {

@@ -37,6 +37,18 @@ dnnl::primitive_attr UserScratchpad(dnnl::primitive_attr attr) {
   return attr;
 }
 
+void* ThreadScratchpad(size_t bytes) {
+  thread_local std::unique_ptr<char, decltype(&std::free)> buffer(nullptr, &std::free);
+  thread_local size_t capacity = 0;
+  if (bytes > capacity) {
+    const size_t size = (bytes + 4095) / 4096 * 4096;
+    buffer.reset(static_cast<char*>(std::aligned_alloc(4096, size)));
+    HONE_CHECK(buffer != nullptr);
+    capacity = size;
+  }
+  return buffer.get();
+}
+
 dnnl::memory::desc ScratchpadDesc(const dnnl::primitive& prim) {
   if (!prim) return {};
   const_dnnl_primitive_desc_t pd = nullptr;
@@ -84,18 +96,7 @@ void PrimitiveCall::Execute(std::initializer_list<const void*> data) const {
   }
   for (const auto& [arg, m] : fixed_) args[n++] = {arg, m.get()};
   if (slots->scratchpad) {
-    // One buffer per thread for every primitive it runs (as oneDNN's own global scratchpad,
-    // but the running thread's): it stays in cache from one node to the next.
-    thread_local std::unique_ptr<char, decltype(&std::free)> buffer(nullptr, &std::free);
-    thread_local size_t capacity = 0;
-    const size_t need = scratchpad_.get_size();
-    if (need > capacity) {
-      const size_t size = (need + 4095) / 4096 * 4096;
-      buffer.reset(static_cast<char*>(std::aligned_alloc(4096, size)));
-      HONE_CHECK(buffer != nullptr);
-      capacity = size;
-    }
-    slots->scratchpad.set_data_handle(buffer.get(), stream);
+    slots->scratchpad.set_data_handle(ThreadScratchpad(scratchpad_.get_size()), stream);
     args[n++] = {DNNL_ARG_SCRATCHPAD, slots->scratchpad.get()};
   }
   const dnnl_status_t status = dnnl_primitive_execute(prim_.get(), stream.get(), n, args);

@@ -34,6 +34,11 @@ dnnl::primitive_attr UserScratchpad(dnnl::primitive_attr attr = dnnl::primitive_
 // The scratchpad a primitive built with UserScratchpad needs (zero size: none).
 dnnl::memory::desc ScratchpadDesc(const dnnl::primitive& prim);
 
+// The calling thread's scratchpad buffer, grown to at least `bytes` (page-aligned). One buffer
+// serves every primitive the thread runs (as oneDNN's own global scratchpad, but the running
+// thread's): it stays in cache from one node to the next.
+void* ThreadScratchpad(size_t bytes);
+
 // One oneDNN primitive with its arguments, called without allocating in hone: the memory objects
 // of the arguments that change per call (activations) are made once per concurrent caller and
 // pointed at each call's data; fixed arguments (prepacked weights, bias) are bound once; the

@@ -159,8 +159,8 @@ class DnnlConv final : public Kernel {
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, prim_src}, {DNNL_ARG_WEIGHTS, e.weights}, {DNNL_ARG_DST, prim_dst}};
     if (p_.b) args.emplace(DNNL_ARG_BIAS, e.bias);
-    if (e.call.scratchpad_desc().get_size() > 0)
-      args.emplace(DNNL_ARG_SCRATCHPAD, memory(e.call.scratchpad_desc(), Engine()));
+    if (const memory::desc& pad = e.call.scratchpad_desc(); pad.get_size() > 0)
+      args.emplace(DNNL_ARG_SCRATCHPAD, memory(pad, Engine(), ThreadScratchpad(pad.get_size())));
     e.prim.execute(stream, args);
     if (e.dst_md != plain_dst) dnnl::reorder(prim_dst, dst).execute(stream, prim_dst, dst);
     stream.wait();
