@@ -6,6 +6,8 @@
 // `hone optimize` writes, with the original model's results.
 //
 //   node bench/peer/ort_check.js MODEL_DIR --model FILE [--rtol 1e-3] [--atol 1e-4]
+//                                [--save-optimized FILE]  (the graph ORT runs, after its fusions)
+//                                [--write DIR]  (ORT's outputs as DIR/<output>.npy; no comparison)
 //
 // Exit status: 0 all outputs match, 1 mismatch or error (message on stderr), 2 bad arguments,
 // 3 onnxruntime-node is not installed.
@@ -21,12 +23,14 @@ function fail(msg, code = 1) {
 }
 
 function parseArgs(argv) {
-  const a = { dir: null, model: null, rtol: 1e-3, atol: 1e-4 };
+  const a = { dir: null, model: null, rtol: 1e-3, atol: 1e-4, saveOptimized: null, write: null };
   for (let i = 0; i < argv.length; i++) {
     const s = argv[i];
     if (s === '--model') a.model = argv[++i];
     else if (s === '--rtol') a.rtol = Number(argv[++i]);
     else if (s === '--atol') a.atol = Number(argv[++i]);
+    else if (s === '--save-optimized') a.saveOptimized = argv[++i];
+    else if (s === '--write') a.write = argv[++i];
     else if (s.startsWith('-')) fail(`unknown option '${s}'`, 2);
     else if (a.dir === null) a.dir = s;
     else fail(`unexpected argument '${s}'`, 2);
@@ -47,13 +51,24 @@ async function main() {
   }
   ort.env.logLevel = 'error';
   const sanitize = (name) => name.replace(/[^A-Za-z0-9._-]/g, '_');
-  const session = await ort.InferenceSession.create(args.model, { executionProviders: ['cpu'] });
+  const options = { executionProviders: ['cpu'] };
+  if (args.saveOptimized) options.optimizedModelFilePath = args.saveOptimized;
+  const session = await ort.InferenceSession.create(args.model, options);
   const feeds = {};
   for (const name of session.inputNames) {
     const a = npy.load(path.join(args.dir, 'inputs', sanitize(name) + '.npy'));
     feeds[name] = new ort.Tensor(a.dtype, a.data, a.shape);
   }
   const out = await session.run(feeds);
+  if (args.write) {
+    fs.mkdirSync(args.write, { recursive: true });
+    for (const name of session.outputNames) {
+      const t = out[name];
+      npy.save(path.join(args.write, sanitize(name) + '.npy'), { dtype: t.type, shape: t.dims, data: t.data });
+    }
+    console.log(`ort_check: ${path.basename(args.model)}: wrote ${session.outputNames.length} output(s)`);
+    return;
+  }
   let bad = 0;
   for (const name of session.outputNames) {
     const want = npy.load(path.join(args.dir, 'expected', sanitize(name) + '.npy'));

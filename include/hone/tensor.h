@@ -121,6 +121,8 @@ class Tensor {
 
   // A view with another shape of the same element count.
   Tensor Reshaped(Shape shape) const;
+  // A view of rows [begin, begin + count) along axis 0 (rank >= 1; not for 4-bit types).
+  Tensor Rows(int64_t begin, int64_t count) const;
   // A deep copy.
   Tensor Clone() const;
 

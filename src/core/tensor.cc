@@ -286,6 +286,17 @@ Tensor Tensor::Reshaped(Shape shape) const {
   return Tensor(dtype_, std::move(shape), buffer_, offset_);
 }
 
+Tensor Tensor::Rows(int64_t begin, int64_t count) const {
+  HONE_CHECK(rank() >= 1 && begin >= 0 && count >= 0 && begin + count <= dim(0));
+  if (begin == 0 && count == dim(0)) return *this;
+  Shape shape = shape_;
+  shape[0] = count;
+  const int64_t row = dim(0) ? numel() / dim(0) : 0;
+  const size_t elem = dtype_ == DataType::kString ? sizeof(std::string) : DataTypeSize(dtype_);
+  return Tensor(dtype_, std::move(shape), buffer_,
+                offset_ + static_cast<size_t>(begin * row) * elem);
+}
+
 Tensor Tensor::Clone() const {
   Tensor t = Empty(dtype_, shape_);
   if (dtype_ == DataType::kString) {

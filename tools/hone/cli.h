@@ -59,5 +59,6 @@ Runner SetupTsne(CLI::App& app);
 Runner SetupFit(CLI::App& app);
 Runner SetupEval(CLI::App& app);
 Runner SetupServe(CLI::App& app);
+Runner SetupQuantize(CLI::App& app);
 
 }  // namespace hone::cli

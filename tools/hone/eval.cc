@@ -12,19 +12,6 @@
 namespace hone::cli {
 namespace {
 
-// Rows [begin, begin + n) of t along axis 0, sharing t's bytes.
-Tensor Rows(const Tensor& t, int64_t begin, int64_t n) {
-  if (begin == 0 && n == t.dim(0)) return t;
-  Shape shape = t.shape();
-  shape[0] = n;
-  const int64_t row = t.numel() / std::max<int64_t>(t.dim(0), 1);
-  const size_t elem =
-      t.dtype() == DataType::kString ? sizeof(std::string) : DataTypeSize(t.dtype());
-  const size_t base = static_cast<size_t>(static_cast<const char*>(t.raw_data()) -
-                                          static_cast<const char*>(t.buffer()->data()));
-  return Tensor(t.dtype(), shape, t.buffer(), base + static_cast<size_t>(begin * row) * elem);
-}
-
 // Concatenates same-shaped (but for axis 0) tensors along axis 0.
 Tensor Concat(const std::vector<Tensor>& parts) {
   if (parts.size() == 1) return parts[0];
@@ -65,7 +52,7 @@ StatusOr<Tensor> RunChunked(const Session& s, const std::vector<NamedTensor>& fe
       if (nt.tensor.rank() == 0 || nt.tensor.dim(0) != rows)
         return InvalidArgument("input '{}' has {} rows, the first input {}", nt.name,
                                nt.tensor.rank() ? nt.tensor.dim(0) : 0, rows);
-      chunk.push_back({nt.name, Rows(nt.tensor, b, batch)});
+      chunk.push_back({nt.name, nt.tensor.Rows(b, batch)});
     }
     HONE_ASSIGN_OR_RETURN(
         std::vector<NamedTensor> out,

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
       hone::cli::SetupBench);
   add("optimize", "Run the graph optimisation passes and write the optimised model as ONNX",
       hone::cli::SetupOptimize);
+  add("quantize", "Quantize a float model to int8 (QDQ ONNX) from calibration samples",
+      hone::cli::SetupQuantize);
   add("pca", "Principal components of a CSV or .npy matrix (explained variance, projection, ONNX)",
       hone::cli::SetupPca);
   add("tsne", "A 2-D t-SNE embedding of a CSV or .npy matrix, with an SVG scatter plot",
