@@ -9,6 +9,7 @@
 #include "passes/fuse_hard_swish.h"
 #include "passes/fuse_layer_norm.h"
 #include "passes/fuse_matmul_add.h"
+#include "passes/fuse_qdq.h"
 #include "passes/graph_util.h"
 #include "passes/layout_nchwc.h"
 #include "passes/remove_identity.h"
@@ -30,9 +31,12 @@ StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level,
     runs.push_back({name, *r});
     return Status::Ok();
   };
+  const int64_t onnx_opset = model.opsets.count("") ? model.opsets.at("") : 0;
   HONE_RETURN_IF_ERROR(run("constants-to-initializers", ConstantsToInitializers(g)));
   if (level >= OptLevel::kBasic) {
     HONE_RETURN_IF_ERROR(run("remove-identity", RemoveIdentityAndDropout(g)));
+    // Before constant folding, which would turn the quantized weights into float ones.
+    HONE_RETURN_IF_ERROR(run("fuse-qdq", FuseQdq(g, onnx_opset, /*fuse=*/level >= OptLevel::kAll)));
     if (evaluate)
       HONE_RETURN_IF_ERROR(run("fold-constants", FoldConstants(g, model.opsets, *evaluate)));
     HONE_RETURN_IF_ERROR(run("fold-batch-norm", FoldBatchNormIntoConv(g)));
@@ -42,14 +46,12 @@ StatusOr<std::vector<PassRun>> OptimizeModel(Model& model, OptLevel level,
     HONE_RETURN_IF_ERROR(run("dead-nodes", RemoveDeadNodes(g)));
   }
   if (level >= OptLevel::kAll) {
-    const int64_t onnx_opset = model.opsets.count("") ? model.opsets.at("") : 0;
     HONE_RETURN_IF_ERROR(run("fuse-layer-norm", FuseLayerNorm(g, onnx_opset)));
     HONE_RETURN_IF_ERROR(run("fuse-gelu", FuseGelu(g, onnx_opset)));
     HONE_RETURN_IF_ERROR(run("fuse-attention", FuseAttention(g, onnx_opset)));
   }
   if (level >= OptLevel::kAll) {
-    const int64_t opset = model.opsets.count("") ? model.opsets.at("") : 0;
-    HONE_RETURN_IF_ERROR(run("fuse-hard-swish", FuseHardSwish(g, opset)));
+    HONE_RETURN_IF_ERROR(run("fuse-hard-swish", FuseHardSwish(g, onnx_opset)));
     HONE_RETURN_IF_ERROR(
         run("blocked-layout", ConvertToBlockedLayout(g, PreferredBlock(g, ChannelBlock()))));
   }

@@ -226,14 +226,32 @@ StatusOr<QdqResult> InsertQdq(Model& model, const std::vector<QuantizedNode>& pl
     return n;
   };
 
+  // A MaxPool's output takes its quantized input's parameters: runtimes then pool the 8-bit
+  // values directly (max commutes with dequantization). All parameters are chosen before the
+  // graph is rewritten.
+  const GraphIndex index(g);
+  auto range_of = [&](const std::string& v) -> const Range* {
+    std::string at = v;
+    for (int hops = 0; hops < 8; ++hops) {
+      const int p = index.producer(at);
+      if (p < 0 || !IsOp(g.nodes[static_cast<size_t>(p)], "MaxPool")) break;
+      const std::string& in = g.nodes[static_cast<size_t>(p)].inputs[0];
+      if (!ranges.count(in)) break;
+      at = in;
+    }
+    auto it = ranges.find(at);
+    return it == ranges.end() ? nullptr : &it->second;
+  };
+  const std::vector<std::string> values = CalibrationValues(plan);
+  for (const std::string& v : values) {
+    const Range* r = range_of(v);
+    if (!r) return Internal("no calibrated range for '{}' (was it computed on every batch?)", v);
+    act[v] = ActivationParams(*r);
+  }
   // Activations: one QuantizeLinear -> DequantizeLinear pair per value; every read of the value
   // reads the dequantized copy.
-  for (const std::string& v : CalibrationValues(plan)) {
-    auto it = ranges.find(v);
-    if (it == ranges.end())
-      return Internal("no calibrated range for '{}' (was it computed on every batch?)", v);
-    const QParams p = ActivationParams(it->second);
-    act[v] = p;
+  for (const std::string& v : values) {
+    const QParams p = act.at(v);
     const std::string s = scalar(v + "_scale", DataType::kFloat32, &p.scale);
     const std::string z = scalar(v + "_zero_point", DataType::kUInt8, &p.zero_point);
     const std::string vq = fresh(v + "_quantized");
@@ -260,13 +278,16 @@ StatusOr<QdqResult> InsertQdq(Model& model, const std::vector<QuantizedNode>& pl
     added.push_back(node("QuantizeLinear", {vin, s, z}, vq, v + "_QuantizeLinear"));
     added.push_back(node("DequantizeLinear", {vq, s, z}, vdq, v + "_DequantizeLinear"));
     result.dequantized[v] = vdq;
-    ValueInfo qi;
+    // The copies keep the value's declared shape (passes match on it).
+    ValueInfo di;
+    if (const ValueInfo* known = FindValueInfo(g, vin)) di = *known;
+    di.kind = ValueInfo::Kind::kTensor;
+    di.dtype = DataType::kFloat32;
+    ValueInfo qi = di;
     qi.name = vq;
     qi.dtype = DataType::kUInt8;
     g.value_info[vq] = qi;
-    ValueInfo di;
     di.name = vdq;
-    di.dtype = DataType::kFloat32;
     if (vdq != v) g.value_info[vdq] = di;
   }
 

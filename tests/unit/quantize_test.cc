@@ -9,6 +9,8 @@
 #include "ir/onnx_export.h"
 #include "ir/onnx_import.h"
 #include "model_builder.h"
+#include "passes/pipeline.h"
+#include "runtime/evaluate.h"
 
 namespace hone::quant {
 namespace {
@@ -209,6 +211,110 @@ TEST(QuantizeStatic, BadCalibrationDataIsAnError) {
       << r.status().ToString();
   Model m2 = Import(SmallNet());
   EXPECT_FALSE(QuantizeStatic(m2, {}, {}).ok());
+}
+
+// X -> Conv -> Relu -> MaxPool(2x2) -> Conv -> Add(with the pooled value) -> Flatten -> Gemm,
+// quantized: what hone's int8 kernels (passes/fuse_qdq.cc, kernels/cpu/dnnl_int8.cc) run.
+onnx::ModelProto PoolNet() {
+  auto m = SmallNet();
+  auto* g = m.mutable_graph();
+  // conv1 -> relu1 -> pool -> conv2(pool) ... add(c2, pool); Gemm now takes 4 x 2 x 2 = 16.
+  auto* pool = AddNode(g, "MaxPool", {"r1"}, {"p"}, "pool");
+  auto* ks = pool->add_attribute();
+  ks->set_name("kernel_shape");
+  ks->set_type(onnx::AttributeProto::INTS);
+  ks->add_ints(2);
+  ks->add_ints(2);
+  auto* st = pool->add_attribute();
+  st->set_name("strides");
+  st->set_type(onnx::AttributeProto::INTS);
+  st->add_ints(2);
+  st->add_ints(2);
+  for (auto& n : *g->mutable_node()) {
+    if (n.name() == "conv2") n.set_input(0, "p");
+    if (n.name() == "add") n.set_input(1, "p");
+  }
+  for (auto& t : *g->mutable_initializer())
+    if (t.name() == "W3") {
+      t.clear_dims();
+      t.add_dims(3);
+      t.add_dims(16);
+      t.clear_float_data();
+      for (float v : Values(48, 5, -0.4f, 0.4f)) t.add_float_data(v);
+    }
+  // Keep the node list topologically sorted: move the pool right after relu1.
+  auto* nodes = g->mutable_node();
+  for (int i = nodes->size() - 1; i > 2; --i) nodes->SwapElements(i, i - 1);
+  return m;
+}
+
+TEST(FuseQdq, Int8KernelsMatchTheReferenceQdqGraph) {
+  Model m = Import(PoolNet());
+  auto report = QuantizeStatic(m, Batches(4, 8), {});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  // The fused graph: hone's int8 ops, the float Conv/Gemm/Add gone.
+  Model fused = m;
+  const NodeEvaluator evaluate = ReferenceEvaluator();
+  ASSERT_TRUE(OptimizeModel(fused, OptLevel::kAll, &evaluate).ok());
+  std::map<std::string, int> ops;
+  for (const Node& n : fused.graph.nodes) ops[n.domain + ":" + n.op_type]++;
+  EXPECT_EQ(ops["com.hone:QConv"], 2);
+  EXPECT_EQ(ops["com.hone:QAdd"], 1);
+  EXPECT_EQ(ops["com.hone:QMatMul"], 1);
+  EXPECT_EQ(ops["com.hone:MaxPool"], 1);
+  EXPECT_EQ(ops["com.hone:QuantizeLinear"], 1);
+  EXPECT_EQ(ops[":Conv"] + ops[":Gemm"] + ops[":Add"], 0);
+  // Same results as the QDQ graph on reference kernels, within two steps of the output scale.
+  float y_scale = 0;
+  for (const Node& n : m.graph.nodes)
+    if (n.op_type == "DequantizeLinear" && n.outputs[0] == "Y")
+      y_scale = m.graph.initializers.at(n.inputs[1]).data<float>()[0];
+  ASSERT_GT(y_scale, 0.f);
+  for (int64_t rows : {1, 7}) {
+    const Tensor x = FloatTensor({rows, 2, 6, 6}, Values(static_cast<size_t>(rows * 72), 31));
+    const Tensor want = RunModel(m, x, GraphOptimization::kBasic);
+    const Tensor got = RunModel(m, x, GraphOptimization::kAll);
+    ASSERT_EQ(got.shape(), want.shape());
+    for (int64_t i = 0; i < want.numel(); ++i)
+      EXPECT_LE(std::fabs(got.data<float>()[i] - want.data<float>()[i]), 2.01f * y_scale) << i;
+  }
+}
+
+TEST(FuseQdq, AGraphOutputInsideTheInt8RegionComesOutAsNchwFloat) {
+  // The quantized Add's output is also a graph output: the DequantizeLinear that makes it turns
+  // the channels-last uint8 back into float NCHW, and the Add still runs in int8.
+  auto proto = SmallNet();
+  SetType(proto.mutable_graph()->add_output(), "s", onnx::TensorProto::FLOAT, {0, 4, 4, 4}, {"n"});
+  Model m = Import(proto);
+  ASSERT_TRUE(QuantizeStatic(m, Batches(2, 4), {}).ok());
+  Model fused = m;
+  const NodeEvaluator evaluate = ReferenceEvaluator();
+  ASSERT_TRUE(OptimizeModel(fused, OptLevel::kAll, &evaluate).ok());
+  int qadd = 0;
+  for (const Node& n : fused.graph.nodes) qadd += n.op_type == "QAdd";
+  EXPECT_EQ(qadd, 1);
+  const Tensor x = FloatTensor({2, 2, 6, 6}, Values(144, 77));
+  for (const char* name : {"Y", "s"}) {
+    auto run = [&](GraphOptimization level) {
+      auto bytes = ExportOnnxModel(m);
+      SessionOptions so;
+      so.optimization = level;
+      auto session = Session::FromBytes(
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()),
+          so);
+      EXPECT_TRUE(session.ok());
+      auto out = (*session)->Run({{"X", x}}, {name});
+      EXPECT_TRUE(out.ok()) << out.status().ToString();
+      return (*out)[0].tensor;
+    };
+    const Tensor want = run(GraphOptimization::kBasic), got = run(GraphOptimization::kAll);
+    ASSERT_EQ(got.shape(), want.shape()) << name;
+    if (std::string(name) == "s") {
+      EXPECT_EQ(got.shape(), (Shape{2, 4, 4, 4}));
+    }
+    for (int64_t i = 0; i < want.numel(); ++i)
+      EXPECT_NEAR(got.data<float>()[i], want.data<float>()[i], 0.05f) << name << " " << i;
+  }
 }
 
 }  // namespace

@@ -14,10 +14,11 @@ namespace hone::cpu {
 
 using dnnl::memory;
 
-Status ConvParams::Parse(const InitContext& ctx) {
+Status ConvParams::Parse(const InitContext& ctx, DataType weights) {
   w = ctx.constant_input(1);
   if (!w) return Decline("weights are not a constant");
-  if (w->dtype() != DataType::kFloat32) return Decline("weights are not float32");
+  if (w->dtype() != weights)
+    return Decline(fmt::format("weights are not {}", DataTypeName(weights)));
   if (w->rank() != 4) return Decline("only 2-D convolutions");
   if (ctx.has_input(2)) {
     b = ctx.constant_input(2);
@@ -42,9 +43,8 @@ Status ConvParams::Parse(const InitContext& ctx) {
   return Status::Ok();
 }
 
-namespace {
-
-bool Geometry(const ConvParams& p, const Shape& xs, int64_t out[2], int64_t pl[2], int64_t pr[2]) {
+bool ConvGeometry(const ConvParams& p, const Shape& xs, int64_t out[2], int64_t pl[2],
+                  int64_t pr[2]) {
   for (int d = 0; d < 2; ++d) {
     const size_t k = static_cast<size_t>(d);
     pl[d] = p.pads[k];
@@ -56,11 +56,9 @@ bool Geometry(const ConvParams& p, const Shape& xs, int64_t out[2], int64_t pl[2
   return true;
 }
 
-}  // namespace
-
 Shape ConvOutputShape(const ConvParams& p, const Shape& xs) {
   int64_t out[2], pl[2], pr[2];
-  if (!Geometry(p, xs, out, pl, pr)) return {};
+  if (!ConvGeometry(p, xs, out, pl, pr)) return {};
   return {xs[0], p.out_channels(), out[0], out[1]};
 }
 
@@ -68,7 +66,7 @@ std::shared_ptr<ConvPrim> BuildConv(const ConvParams& p, const Shape& xs,
                                     memory::format_tag src_tag, memory::format_tag dst_tag,
                                     const dnnl::primitive_attr& attr) {
   int64_t out[2], pl[2], pr[2];
-  if (!Geometry(p, xs, out, pl, pr)) return nullptr;
+  if (!ConvGeometry(p, xs, out, pl, pr)) return nullptr;
   auto e = std::make_shared<ConvPrim>();
   const int64_t m = p.out_channels(), kh = p.w->dim(2), kw = p.w->dim(3);
   e->out_nchw = {xs[0], m, out[0], out[1]};

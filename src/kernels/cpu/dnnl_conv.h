@@ -19,8 +19,9 @@ struct ConvParams {
   std::string auto_pad;
   std::vector<int64_t> strides, dilations, pads;
 
-  // Reads a 2-D float32 Conv with constant weights (and bias); declines anything else.
-  Status Parse(const InitContext& ctx);
+  // Reads a 2-D Conv with constant weights of type `weights` (and a float32 bias); declines
+  // anything else.
+  Status Parse(const InitContext& ctx, DataType weights = DataType::kFloat32);
   int64_t in_channels() const { return w->dim(1) * group; }
   int64_t out_channels() const { return w->dim(0); }
 };
@@ -40,6 +41,11 @@ inline double ConvFlops(const ConvParams& p, const Shape& out_nchw) {
   return 2.0 * static_cast<double>(ShapeSize(out_nchw)) *
          static_cast<double>(p.w->dim(1) * p.w->dim(2) * p.w->dim(3));
 }
+
+// Output spatial size and the left/right pads for a logical NCHW input; false when no window
+// fits.
+bool ConvGeometry(const ConvParams& p, const Shape& x_nchw, int64_t out[2], int64_t pl[2],
+                  int64_t pr[2]);
 
 // Output shape [N, M, OH, OW] for a logical NCHW input; empty when no window fits.
 Shape ConvOutputShape(const ConvParams& p, const Shape& x_nchw);

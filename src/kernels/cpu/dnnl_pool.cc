@@ -3,7 +3,8 @@
 // right padding; dilations other than 1 and the Indices output decline to the reference kernel.
 // The com.hone registrations of MaxPool, AveragePool, GlobalMaxPool and GlobalAveragePool take and
 // give channel-blocked tensors ([N, Cb, H, W, B], see dnnl_blocked.h); padding channels are
-// pooled like the others.
+// pooled like the others. com.hone MaxPool also pools uint8 channels-last tensors ([N, 1, H, W, C],
+// the int8 region of passes/fuse_qdq.cc: max commutes with a per-tensor dequantization).
 #include <algorithm>
 
 #include "core/thread_pool.h"
@@ -47,15 +48,18 @@ class DnnlPool final : public Kernel {
 
   Status Compute(ComputeContext& ctx) const override {
     const Tensor& x = *ctx.input(0);
+    const bool u8 =
+        kMax && blocked_ && x.dtype() == DataType::kUInt8 && x.rank() == 5 && x.dim(1) == 1;
     if (blocked_) {
-      if (x.dtype() != DataType::kFloat32 || BlockedFormat(x, 0) == memory::format_tag::undef)
+      if ((x.dtype() != DataType::kFloat32 && !u8) ||
+          BlockedFormat(x, 0) == memory::format_tag::undef)
         return ctx.Error("expects a float32 channel-blocked tensor, got {} {}",
                          DataTypeName(x.dtype()), ShapeToString(x.shape()));
     } else if (x.dtype() != DataType::kFloat32 || x.rank() != 4) {
       return Decline("X is not float32 NCHW");
     }
     SetDnnlThreads(ctx.pool().parallelism(), static_cast<double>(x.numel()) * 4);
-    auto e = cache_.Get(x.shape(), [&] { return Build(x.shape()); });
+    auto e = cache_.Get(x.shape(), [&] { return Build(x.shape(), x.dtype()); });
     if (!e) {
       if (blocked_)
         return ctx.Error(
@@ -64,7 +68,8 @@ class DnnlPool final : public Kernel {
             kernel_[0], kernel_[1], x.dim(2), x.dim(3));
       return Decline("oneDNN could not build this pooling");
     }
-    Tensor& y = ctx.OutputUninitialized(0, DataType::kFloat32, e->out_shape);
+    if (e->dtype != x.dtype()) return ctx.Error("input type changed between runs");
+    Tensor& y = ctx.OutputUninitialized(0, x.dtype(), e->out_shape);
     if (y.numel() == 0) return Status::Ok();
     e->call.Execute({x.raw_data(), y.raw_data()});
     return Status::Ok();
@@ -75,10 +80,11 @@ class DnnlPool final : public Kernel {
     dnnl::pooling_forward prim;
     memory::desc src_md, dst_md;
     Shape out_shape;
+    DataType dtype = DataType::kFloat32;
     PrimitiveCall call;  // prim with src, dst varying
   };
 
-  std::shared_ptr<const Entry> Build(const Shape& xs) const {
+  std::shared_ptr<const Entry> Build(const Shape& xs, DataType dtype) const {
     std::vector<int64_t> kernel = kernel_;
     if (global_) kernel = {xs[2], xs[3]};
     if (kernel[0] < 1 || kernel[1] < 1) return nullptr;
@@ -95,13 +101,15 @@ class DnnlPool final : public Kernel {
       if (out[d] <= 0 || pr[d] < 0 || pl[d] >= k || pr[d] >= k) return nullptr;
     }
     auto e = std::make_shared<Entry>();
+    e->dtype = dtype;
     if (blocked_) {
       // Padding channels are pooled too: the descriptor covers all Cb * B channels.
       const int64_t c = xs[1] * xs[4];
       const auto tag = (xs[4] == 8 || xs[4] == 16) ? BlockedTag(xs[4]) : memory::format_tag::nhwc;
+      const auto dt = dtype == DataType::kUInt8 ? memory::data_type::u8 : memory::data_type::f32;
       e->out_shape = {xs[0], xs[1], out[0], out[1], xs[4]};
-      e->src_md = memory::desc({xs[0], c, xs[2], xs[3]}, memory::data_type::f32, tag);
-      e->dst_md = memory::desc({xs[0], c, out[0], out[1]}, memory::data_type::f32, tag);
+      e->src_md = memory::desc({xs[0], c, xs[2], xs[3]}, dt, tag);
+      e->dst_md = memory::desc({xs[0], c, out[0], out[1]}, dt, tag);
     } else {
       e->out_shape = {xs[0], xs[1], out[0], out[1]};
       e->src_md = PlainDesc(xs);
