@@ -5,6 +5,7 @@
 //   com.hone QConv             uint8 channels-last -> uint8 channels-last (oneDNN, VNNI)
 //   com.hone QAdd              uint8 + uint8 -> uint8, same shapes (any layout)
 //   com.hone QMatMul           uint8 [..., K] x int8 [K, N] -> uint8 [..., N] (oneDNN)
+// and the plain per-tensor float32 <-> uint8 ai.onnx QuantizeLinear / DequantizeLinear.
 // Attributes carry the quantization: x_scale, x_zero_point, w_scales, y_scale, y_zero_point, an
 // optional activation ("Relu", or "Clip" with clip_max) applied in real units before the output
 // is quantized; a bias input is in accumulator units (bias / (x_scale * w_scale)).
@@ -164,6 +165,68 @@ class DequantizeNhwc final : public Kernel {
   float scale_ = 1;
   int zero_point_ = 0;
   ShapeCache<PrimitiveCall> cache_;
+};
+
+// ---- ai.onnx QuantizeLinear / DequantizeLinear, per tensor, float32 <-> uint8 ----
+
+// y = saturate(round_half_even(x / scale) + zero_point), as the ONNX reference computes it.
+inline void QuantizeLoop(const float* __restrict x, uint8_t* __restrict y, int64_t n, float scale,
+                         float zero_point) {
+  for (int64_t i = 0; i < n; ++i) {
+    float v = std::nearbyint(x[i] / scale) + zero_point;
+    v = v > 0.f ? v : 0.f;  // ternaries (vmaxps / vminps); NaN becomes 0
+    v = v < 255.f ? v : 255.f;
+    y[i] = static_cast<uint8_t>(static_cast<int32_t>(v));
+  }
+}
+inline void DequantizeLoop(const uint8_t* __restrict x, float* __restrict y, int64_t n, float scale,
+                           float zero_point) {
+  for (int64_t i = 0; i < n; ++i) y[i] = (static_cast<float>(x[i]) - zero_point) * scale;
+}
+
+// Serves the per-tensor float32 <-> uint8 form with constant scale and zero point (what QDQ
+// models use between float ops); declines anything else to the reference kernel.
+template <bool kQuantize>
+class PlainQdq final : public Kernel {
+ public:
+  Status Init(const InitContext& ctx) override {
+    const Tensor* s = ctx.constant_input(1);
+    const Tensor* z = ctx.has_input(2) ? ctx.constant_input(2) : nullptr;
+    if (!s || s->dtype() != DataType::kFloat32 || s->numel() != 1)
+      return Decline("scale is not a constant float32 scalar");
+    if (!z || z->dtype() != DataType::kUInt8 || z->numel() != 1)
+      return Decline("zero point is not a constant uint8 scalar");
+    for (const auto& [k, a] : ctx.node().attributes)
+      if (k != "axis" && !(k == "saturate" && a.i == 1) && !(k == "block_size" && a.i == 0))
+        return Decline(fmt::format("attribute '{}'", k));
+    scale_ = s->data<float>()[0];
+    zero_point_ = static_cast<float>(z->data<uint8_t>()[0]);
+    if (!(scale_ > 0) || !std::isfinite(scale_)) return Decline("scale is not positive");
+    return Status::Ok();
+  }
+  Status Compute(ComputeContext& ctx) const override {
+    const Tensor& x = *ctx.input(0);
+    if (x.dtype() != (kQuantize ? DataType::kFloat32 : DataType::kUInt8))
+      return Decline("input type");
+    Tensor& y =
+        ctx.OutputUninitialized(0, kQuantize ? DataType::kUInt8 : DataType::kFloat32, x.shape());
+    const float scale = scale_, zp = zero_point_;
+    ctx.pool().ParallelFor(x.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+      if constexpr (kQuantize) {
+        const float* px = x.data<float>() + begin;
+        uint8_t* py = y.data<uint8_t>() + begin;
+        Vectorized([&] { QuantizeLoop(px, py, end - begin, scale, zp); });
+      } else {
+        const uint8_t* px = x.data<uint8_t>() + begin;
+        float* py = y.data<float>() + begin;
+        Vectorized([&] { DequantizeLoop(px, py, end - begin, scale, zp); });
+      }
+    });
+    return Status::Ok();
+  }
+
+ private:
+  float scale_ = 1, zero_point_ = 0;
 };
 
 // ---- convolution ----
@@ -390,6 +453,8 @@ class QMatMul final : public Kernel {
 
 }  // namespace
 
+std::unique_ptr<Kernel> CreateCpuQuantizeLinear() { return std::make_unique<PlainQdq<true>>(); }
+std::unique_ptr<Kernel> CreateCpuDequantizeLinear() { return std::make_unique<PlainQdq<false>>(); }
 std::unique_ptr<Kernel> CreateQuantizeNhwc() { return std::make_unique<QuantizeNhwc>(); }
 std::unique_ptr<Kernel> CreateDequantizeNhwc() { return std::make_unique<DequantizeNhwc>(); }
 std::unique_ptr<Kernel> CreateQConv() { return std::make_unique<QConv>(); }
