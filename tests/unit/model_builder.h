@@ -1,10 +1,13 @@
 // Tiny ONNX models built in memory for tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
 
 #include "hone/hone.h"
+#include "ir/onnx_import.h"
 #include "onnx/onnx_pb.h"
 
 namespace hone::testing {
@@ -77,6 +80,15 @@ inline StatusOr<std::unique_ptr<Session>> Load(const onnx::ModelProto& m,
   return Session::FromBytes(
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), options,
       base_dir);
+}
+
+// The in-memory IR of a built model (for pass tests); an import error fails the test.
+inline Model ImportProto(const onnx::ModelProto& m) {
+  std::string b = Bytes(m);
+  auto model = ImportOnnxModel(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), {});
+  EXPECT_TRUE(model.ok()) << model.status().ToString();
+  return std::move(model).value();
 }
 
 inline Tensor FloatTensor(const std::vector<int64_t>& shape, const std::vector<float>& v) {

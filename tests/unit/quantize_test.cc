@@ -94,14 +94,6 @@ onnx::ModelProto SmallNet(int64_t opset = 13) {
   return m;
 }
 
-Model Import(const onnx::ModelProto& m) {
-  std::string bytes = Bytes(m);
-  auto model = ImportOnnxModel(
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), {});
-  EXPECT_TRUE(model.ok()) << model.status().ToString();
-  return std::move(model).value();
-}
-
 std::vector<std::vector<NamedTensor>> Batches(int count, int64_t rows) {
   std::vector<std::vector<NamedTensor>> out;
   for (int b = 0; b < count; ++b)
@@ -130,7 +122,7 @@ Tensor RunModel(const Model& m, const Tensor& x, GraphOptimization level) {
 }
 
 TEST(QuantizeStatic, RewritesIntoQdqThatStaysCloseToFloat) {
-  Model m = Import(SmallNet());
+  Model m = ImportProto(SmallNet());
   const Model float_model = m;
   StaticOptions opts;
   auto report = QuantizeStatic(m, Batches(4, 8), opts);
@@ -172,7 +164,7 @@ TEST(QuantizeStatic, RewritesIntoQdqThatStaysCloseToFloat) {
 }
 
 TEST(QuantizeStatic, ExcludedNodesStayFloatAndSayWhy) {
-  Model m = Import(SmallNet());
+  Model m = ImportProto(SmallNet());
   StaticOptions opts;
   opts.qdq.exclude = {"conv2"};
   auto report = QuantizeStatic(m, Batches(2, 4), opts);
@@ -189,27 +181,27 @@ TEST(QuantizeStatic, ExcludedNodesStayFloatAndSayWhy) {
 }
 
 TEST(QuantizeStatic, OldOpsetsGetPerTensorWeightsOrAClearError) {
-  Model m11 = Import(SmallNet(11));
+  Model m11 = ImportProto(SmallNet(11));
   auto r11 = QuantizeStatic(m11, Batches(2, 4), {});
   ASSERT_TRUE(r11.ok()) << r11.status().ToString();
   EXPECT_FALSE(r11->per_channel);
   EXPECT_EQ(m11.graph.initializers.at("W1_scale").shape(), Shape{});
 
-  Model m9 = Import(SmallNet(9));
+  Model m9 = ImportProto(SmallNet(9));
   auto r9 = QuantizeStatic(m9, Batches(2, 4), {});
   ASSERT_FALSE(r9.ok());
   EXPECT_NE(r9.status().ToString().find("opset is 9"), std::string::npos) << r9.status().ToString();
 }
 
 TEST(QuantizeStatic, BadCalibrationDataIsAnError) {
-  Model m = Import(SmallNet());
+  Model m = ImportProto(SmallNet());
   std::vector<std::vector<NamedTensor>> wrong = {
       {{"X", FloatTensor({1, 3, 6, 6}, Values(108, 1))}}};  // 3 channels, the model takes 2
   auto r = QuantizeStatic(m, wrong, {});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().ToString().find("calibration batch 0"), std::string::npos)
       << r.status().ToString();
-  Model m2 = Import(SmallNet());
+  Model m2 = ImportProto(SmallNet());
   EXPECT_FALSE(QuantizeStatic(m2, {}, {}).ok());
 }
 
@@ -249,7 +241,7 @@ onnx::ModelProto PoolNet() {
 }
 
 TEST(FuseQdq, Int8KernelsMatchTheReferenceQdqGraph) {
-  Model m = Import(PoolNet());
+  Model m = ImportProto(PoolNet());
   auto report = QuantizeStatic(m, Batches(4, 8), {});
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   // The fused graph: hone's int8 ops, the float Conv/Gemm/Add gone.
@@ -285,7 +277,7 @@ TEST(FuseQdq, AGraphOutputInsideTheInt8RegionComesOutAsNchwFloat) {
   // the channels-last uint8 back into float NCHW, and the Add still runs in int8.
   auto proto = SmallNet();
   SetType(proto.mutable_graph()->add_output(), "s", onnx::TensorProto::FLOAT, {0, 4, 4, 4}, {"n"});
-  Model m = Import(proto);
+  Model m = ImportProto(proto);
   ASSERT_TRUE(QuantizeStatic(m, Batches(2, 4), {}).ok());
   Model fused = m;
   const NodeEvaluator evaluate = ReferenceEvaluator();

@@ -106,17 +106,27 @@ inline void DequantizeLoop(const uint8_t* __restrict x, float* __restrict y, int
   for (int64_t i = 0; i < n; ++i) y[i] = (static_cast<float>(x[i]) - zero_point) * scale;
 }
 
-// Quantizes in place order (a vectorised loop into a uint8 NCHW buffer), then moves the bytes to
-// channels-last with a oneDNN reorder: a scaled float -> uint8 reorder straight to channels-last
-// took twice as long for 3-channel images.
-class QuantizeNhwc final : public Kernel {
+// The com.hone QuantizeLinear / DequantizeLinear attributes: scale and zero_point.
+class LayoutEdge : public Kernel {
  public:
   Status Init(const InitContext& ctx) override {
     scale_ = ctx.attr_float("scale", 0);
     zero_point_ = static_cast<int>(ctx.attr_int("zero_point", 0));
     if (!(scale_ > 0)) return ctx.Invalid("needs a positive scale");
+    if (zero_point_ < 0 || zero_point_ > 255) return ctx.Invalid("zero_point must be uint8");
     return Status::Ok();
   }
+
+ protected:
+  float scale_ = 1;
+  int zero_point_ = 0;
+};
+
+// Quantizes in place order (a vectorised loop into a uint8 NCHW buffer), then moves the bytes to
+// channels-last with a oneDNN reorder: a scaled float -> uint8 reorder straight to channels-last
+// took twice as long for 3-channel images.
+class QuantizeNhwc final : public LayoutEdge {
+ public:
   Status Compute(ComputeContext& ctx) const override {
     const Tensor& x = *ctx.input(0);
     if (x.dtype() != DataType::kFloat32 || x.rank() != 4)
@@ -143,19 +153,11 @@ class QuantizeNhwc final : public Kernel {
   }
 
  private:
-  float scale_ = 1;
-  int zero_point_ = 0;
   ShapeCache<PrimitiveCall> cache_;
 };
 
-class DequantizeNhwc final : public Kernel {
+class DequantizeNhwc final : public LayoutEdge {
  public:
-  Status Init(const InitContext& ctx) override {
-    scale_ = ctx.attr_float("scale", 0);
-    zero_point_ = static_cast<int>(ctx.attr_int("zero_point", 0));
-    if (!(scale_ > 0)) return ctx.Invalid("needs a positive scale");
-    return Status::Ok();
-  }
   Status Compute(ComputeContext& ctx) const override {
     const Tensor& x = *ctx.input(0);
     if (x.dtype() != DataType::kUInt8 || !IsChannelsLast(x))
@@ -181,8 +183,6 @@ class DequantizeNhwc final : public Kernel {
   }
 
  private:
-  float scale_ = 1;
-  int zero_point_ = 0;
   ShapeCache<PrimitiveCall> cache_;
 };
 
