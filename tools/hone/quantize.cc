@@ -19,14 +19,9 @@ namespace {
 // The calibration feeds: FILE.npy split into batches of `batch` rows, or every .npy of DIR (in
 // name order) as one batch each; a file without the batch dimension gets one. `samples` > 0
 // keeps the first rows only.
-StatusOr<std::vector<std::vector<NamedTensor>>> CalibrationBatches(const Session& s,
+StatusOr<std::vector<std::vector<NamedTensor>>> CalibrationBatches(const ValueInfo& in,
                                                                    const std::string& path,
                                                                    int64_t batch, int64_t samples) {
-  std::vector<const ValueInfo*> fed;
-  for (size_t i = 0; i < s.inputs().size(); ++i) fed.push_back(&s.inputs()[i]);
-  if (fed.size() != 1)
-    return InvalidArgument("calibration data feeds one input; the model has {}", fed.size());
-  const ValueInfo& in = *fed[0];
   auto fit = [&](Tensor t, const std::string& file) -> StatusOr<Tensor> {
     if (t.dtype() != in.dtype && in.dtype != DataType::kUndefined)
       return InvalidArgument("{}: {} data for input '{}' of type {}", file, DataTypeName(t.dtype()),
@@ -117,17 +112,19 @@ Runner SetupQuantize(CLI::App& app) {
     opts.threads = o->threads;
     auto model = ImportOnnxFile(o->model);
     if (!model.ok()) return Fail(model.status());
-    SessionOptions so;
-    so.threads = o->threads;
-    auto probe = Session::FromFile(o->model, so);
-    if (!probe.ok()) return Fail(probe.status());
+    // The fed inputs: graph inputs without an initializer.
+    std::vector<const ValueInfo*> fed;
+    for (const ValueInfo& in : model->graph.inputs)
+      if (!model->graph.initializers.count(in.name)) fed.push_back(&in);
+    if (fed.size() != 1)
+      return Fail(
+          InvalidArgument("calibration data feeds one input; the model has {}", fed.size()));
+    const ValueInfo& first = *fed[0];
     int64_t batch = o->batch;
-    const ValueInfo& first = (*probe)->inputs().at(0);
     if (batch <= 0 && first.has_shape && !first.shape.empty() && first.shape[0].known())
       batch = first.shape[0].value;
-    auto batches = CalibrationBatches(**probe, o->calibration, batch, o->samples);
+    auto batches = CalibrationBatches(first, o->calibration, batch, o->samples);
     if (!batches.ok()) return Fail(batches.status());
-    probe->reset();
     for (const std::string& name : o->exclude) {
       bool found = false;
       for (const Node& n : model->graph.nodes) found = found || n.name == name;

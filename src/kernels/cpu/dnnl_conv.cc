@@ -64,19 +64,19 @@ Shape ConvOutputShape(const ConvParams& p, const Shape& xs) {
 
 std::shared_ptr<ConvPrim> BuildConv(const ConvParams& p, const Shape& xs,
                                     memory::format_tag src_tag, memory::format_tag dst_tag,
-                                    const dnnl::primitive_attr& attr) {
+                                    const dnnl::primitive_attr& attr, const ConvTypes& types) {
   int64_t out[2], pl[2], pr[2];
   if (!ConvGeometry(p, xs, out, pl, pr)) return nullptr;
   auto e = std::make_shared<ConvPrim>();
   const int64_t m = p.out_channels(), kh = p.w->dim(2), kw = p.w->dim(3);
   e->out_nchw = {xs[0], m, out[0], out[1]};
   const auto f32 = memory::data_type::f32;
-  memory::desc src(memory::dims(xs.begin(), xs.end()), f32, src_tag);
-  memory::desc dst(memory::dims(e->out_nchw.begin(), e->out_nchw.end()), f32, dst_tag);
+  memory::desc src(memory::dims(xs.begin(), xs.end()), types.src, src_tag);
+  memory::desc dst(memory::dims(e->out_nchw.begin(), e->out_nchw.end()), types.dst, dst_tag);
   memory::dims wdims = p.group == 1 ? memory::dims{m, p.w->dim(1), kh, kw}
                                     : memory::dims{p.group, m / p.group, p.w->dim(1), kh, kw};
-  memory::desc w_any(wdims, f32, memory::format_tag::any);
-  memory::desc w_plain(wdims, f32,
+  memory::desc w_any(wdims, types.weights, memory::format_tag::any);
+  memory::desc w_plain(wdims, types.weights,
                        p.group == 1 ? memory::format_tag::oihw : memory::format_tag::goihw);
   memory::desc b_md({m}, f32, memory::format_tag::a);
   try {

@@ -51,10 +51,20 @@ bool ConvGeometry(const ConvParams& p, const Shape& x_nchw, int64_t out[2], int6
 Shape ConvOutputShape(const ConvParams& p, const Shape& x_nchw);
 
 // A primitive for logical input `x_nchw` with the given source / destination layouts
-// (format_tag::any lets oneDNN choose) and attributes (post-ops); nullptr when oneDNN cannot.
+// (format_tag::any lets oneDNN choose), attributes (post-ops, scales; built with
+// UserScratchpad) and data types, weights prepacked; nullptr when oneDNN cannot.
+// Data types of a convolution's source, weights and destination (the bias is float32): float32,
+// or uint8 x int8 -> uint8 for the int8 convolution (dnnl_int8.cc, with scales in `attr`).
+struct ConvTypes {
+  dnnl::memory::data_type src = dnnl::memory::data_type::f32;
+  dnnl::memory::data_type weights = dnnl::memory::data_type::f32;
+  dnnl::memory::data_type dst = dnnl::memory::data_type::f32;
+};
+
 std::shared_ptr<ConvPrim> BuildConv(const ConvParams& p, const Shape& x_nchw,
                                     dnnl::memory::format_tag src_tag,
                                     dnnl::memory::format_tag dst_tag,
-                                    const dnnl::primitive_attr& attr = dnnl::primitive_attr());
+                                    const dnnl::primitive_attr& attr = dnnl::primitive_attr(),
+                                    const ConvTypes& types = ConvTypes());
 
 }  // namespace hone::cpu

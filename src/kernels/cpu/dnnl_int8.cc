@@ -235,13 +235,6 @@ class PlainQdq final : public Kernel {
 
 // ---- convolution ----
 
-struct QConvEntry {
-  memory weights, bias;
-  Shape out;  // channels-last
-  std::string impl;
-  PrimitiveCall call;
-};
-
 class QConv final : public Kernel {
  public:
   Status Init(const InitContext& ctx) override {
@@ -259,67 +252,25 @@ class QConv final : public Kernel {
     const Shape out = ConvOutputShape(p_, xs);
     if (out.empty()) return ctx.Error("no output window fits input {}", ShapeToString(xs));
     SetDnnlThreads(ctx.pool().parallelism(), ConvFlops(p_, out) / 4);
-    auto e = cache_.Get(xs, [&] { return Build(xs); });
+    auto e = cache_.Get(xs, [&]() -> std::shared_ptr<const ConvPrim> {
+      // Output scales per channel: mask over dim 1 (the output channels).
+      std::shared_ptr<ConvPrim> c =
+          BuildConv(p_, xs, memory::format_tag::nhwc, memory::format_tag::nhwc, q_.Attr(1 << 1),
+                    {.src = kU8, .weights = kS8, .dst = kU8});
+      if (c) q_.BindZeroPoints(c->call);
+      return c;
+    });
     if (!e)
       return ctx.Error("oneDNN could not build an int8 convolution for {}", ShapeToString(xs));
-    Tensor& y = ctx.OutputUninitialized(0, DataType::kUInt8, e->out);
+    Tensor& y = ctx.OutputUninitialized(0, DataType::kUInt8, ChannelsLast(e->out_nchw));
     e->call.Execute({x.raw_data(), y.raw_data()});
     return Status::Ok();
   }
 
  private:
-  std::shared_ptr<const QConvEntry> Build(const Shape& xs) const {
-    int64_t o[2], pl[2], pr[2];
-    if (!ConvGeometry(p_, xs, o, pl, pr)) return nullptr;
-    auto e = std::make_shared<QConvEntry>();
-    const int64_t m = p_.out_channels(), kh = p_.w->dim(2), kw = p_.w->dim(3);
-    const memory::dims od{xs[0], m, o[0], o[1]};
-    e->out = ChannelsLast(Shape(od.begin(), od.end()));
-    memory::desc src(memory::dims(xs.begin(), xs.end()), kU8, memory::format_tag::nhwc);
-    memory::desc dst(od, kU8, memory::format_tag::nhwc);
-    memory::dims wd = p_.group == 1 ? memory::dims{m, p_.w->dim(1), kh, kw}
-                                    : memory::dims{p_.group, m / p_.group, p_.w->dim(1), kh, kw};
-    memory::desc w_any(wd, kS8, memory::format_tag::any);
-    memory::desc w_plain(wd, kS8,
-                         p_.group == 1 ? memory::format_tag::oihw : memory::format_tag::goihw);
-    memory::desc b_md({m}, kF32, memory::format_tag::a);
-    try {
-      const memory::dims strides{p_.strides[0], p_.strides[1]};
-      const memory::dims dil{p_.dilations[0] - 1, p_.dilations[1] - 1};
-      const memory::dims l{pl[0], pl[1]}, r{pr[0], pr[1]};
-      auto d = p_.b ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                      dnnl::algorithm::convolution_direct, src,
-                                                      w_any, b_md, dst, strides, dil, l, r)
-                    : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                      dnnl::algorithm::convolution_direct, src,
-                                                      w_any, dst, strides, dil, l, r);
-      // Output scales per channel: mask over dim 1 (the output channels).
-      dnnl::convolution_forward::primitive_desc pd(d, q_.Attr(1 << 1), Engine());
-      e->impl = pd.impl_info_str();
-      e->weights = memory(pd.weights_desc(), Engine());
-      memory w_src(w_plain, Engine(), p_.w->raw_data());
-      dnnl::stream s(Engine());
-      dnnl::reorder(w_src, e->weights).execute(s, w_src, e->weights);
-      s.wait();
-      e->call.set_primitive(dnnl::convolution_forward(pd));
-      e->call.AddVarying(DNNL_ARG_SRC, src);
-      e->call.AddVarying(DNNL_ARG_DST, dst);
-      e->call.AddFixed(DNNL_ARG_WEIGHTS, e->weights);
-      if (p_.b) {
-        e->bias = memory(b_md, Engine());
-        std::copy_n(p_.b->data<float>(), m, static_cast<float*>(e->bias.get_data_handle()));
-        e->call.AddFixed(DNNL_ARG_BIAS, e->bias);
-      }
-      q_.BindZeroPoints(e->call);
-    } catch (const dnnl::error&) {
-      return nullptr;
-    }
-    return e;
-  }
-
   ConvParams p_;
   QuantAttrs q_;
-  ShapeCache<QConvEntry> cache_;
+  ShapeCache<ConvPrim> cache_;
 };
 
 // ---- elementwise add ----
